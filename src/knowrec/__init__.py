@@ -1,0 +1,3 @@
+"""knowrec: knowledge-enhanced recommendation."""
+
+__version__ = "0.1.0"

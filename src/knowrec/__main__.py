@@ -1,0 +1,3 @@
+from knowrec.cli import main
+
+main()

@@ -1,0 +1,160 @@
+"""The ``knowrec`` command line (Typer). Commands are thin: they resolve settings and call the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from knowrec import __version__
+from knowrec.cli import data as data_cli
+from knowrec.cli._common import console, friendly_errors, setup_logging, table
+
+app = typer.Typer(
+    help="knowrec: knowledge-enhanced recommendation — train, evaluate, recommend.",
+    no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_cli.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"knowrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log routine events.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    setup_logging(verbose)
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List every model with its parameters, required inputs and citation."""
+    from knowrec.models import MODELS
+
+    rows = []
+    for name, cls in MODELS:
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        rows.append((name, doc, ", ".join(sorted(cls.requires)) or "interactions",
+                     ", ".join(cls.param_names()), cls.citation))
+    console.print(table("Models", ["model", "description", "requires", "parameters", "citation"], rows))
+
+
+def _metric_table(title: str, metrics: dict[str, dict[str, float]]) -> object:
+    names = sorted({m for part in metrics.values() for m in part},
+                   key=lambda m: (m.split("@")[0], int(m.split("@")[1]) if "@" in m else 0))
+    parts = list(metrics)
+    return table(title, ["metric", *parts], ((m, *(metrics[p].get(m) for p in parts)) for m in names))
+
+
+@app.command("train")
+@friendly_errors
+def train_cmd(
+    dataset: Annotated[str | None, typer.Option(help="Built-in dataset name or folder.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (see `knowrec models`).")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, metrics.json, model/.")] = Path("runs/latest"),
+    config: Annotated[Path | None, typer.Option(help="YAML/JSON/TOML file of settings.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a setting or model parameter: key=value.")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="random, temporal, loo, cold-item, cold-user or given.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (split, initialisation, sampling).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (1 is fastest beside other work).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a finished run in --out.")] = False,
+    fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint in --out and start over.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train a model with early stopping, evaluate it on validation and test, and save the run."""
+    from knowrec.config import RunConfig
+    from knowrec.models import MODELS
+    from knowrec.pipeline import pipeline
+
+    cfg = RunConfig.from_file(config) if config else RunConfig()
+    direct = {k: v for k, v in {"dataset": dataset, "model": model, "split": split, "seed": seed,
+                                "threads": threads}.items() if v is not None}
+    cfg = RunConfig.build(**{**cfg.model_dump(), **direct})
+    cfg = cfg.with_overrides(set_ or [], MODELS.get(cfg.model).param_names())
+    result = pipeline(cfg, out=out, show_progress=not quiet, resume=not fresh, overwrite=overwrite)
+    m = result.metrics()
+    console.print(_metric_table(f"{cfg.model} on {cfg.dataset} ({cfg.split} split, seed {cfg.seed})",
+                                {"valid": m["valid"], "test": m["test"]}))
+    console.print(
+        f"best epoch {m['best_epoch']} of {m['epochs_run']} · {m['time_to_best_seconds']:.1f} s to the best epoch · "
+        f"{m['train_seconds']:.1f} s training · peak RSS {m['peak_rss_mb']:.0f} MB"
+        + (f" · resumed at epoch {result.train.resumed_from + 1}" if result.train.resumed_from else "")
+    )
+    console.print(f"saved to {out}/ (metrics.json, history.csv, curves.png, model/)")
+
+
+@app.command("evaluate")
+@friendly_errors
+def evaluate_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `knowrec train`.")],
+    ks: Annotated[str | None, typer.Option(help="Cut-offs, e.g. 5,10,20 (default: the run's).")] = None,
+) -> None:
+    """Re-evaluate a saved run's model on its split (same data, same split, fresh numbers)."""
+    from knowrec.data import load_dataset
+    from knowrec.errors import DataError
+    from knowrec.evaluate import Evaluator
+    from knowrec.results import RunResult
+
+    result = RunResult.load(run)
+    data = load_dataset(result.config.dataset)
+    if data.fingerprint() != result.data_fingerprint:
+        raise DataError(f"dataset {result.config.dataset!r} differs from the one this run was trained on "
+                        f"(fingerprint {data.fingerprint()} ≠ {result.data_fingerprint})")
+    cut = [int(k) for k in ks.split(",")] if ks else result.config.ks
+    ev = Evaluator(data, result.split, ks=cut)
+    metrics = {part: ev.evaluate(result.model, part).metrics for part in ("valid", "test")}
+    console.print(_metric_table(f"{result.config.model} on {result.config.dataset} ({run})", metrics))
+
+
+@app.command("recommend")
+@friendly_errors
+def recommend_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `knowrec train`.")],
+    user: Annotated[list[str], typer.Option(help="Original user id (repeatable).")],
+    k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
+    include_seen: Annotated[bool, typer.Option(help="Keep items the user has already interacted with.")] = False,
+) -> None:
+    """Top-k items for users, by original id, with titles where the dataset has them."""
+    from knowrec.data import load_dataset
+    from knowrec.results import RunResult
+
+    result = RunResult.load(run)
+    data = load_dataset(result.config.dataset)
+    for uid in user:
+        frame = result.recommend(data, uid, k, exclude_seen=not include_seen)
+        console.print(table(f"Top {k} for user {uid} ({result.config.model})", list(frame.columns),
+                            frame.itertuples(index=False)))
+
+
+@app.command("compare")
+@friendly_errors
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="Baseline run folder.")],
+    run_b: Annotated[Path, typer.Argument(help="Run folder to compare with the baseline.")],
+    part: Annotated[str, typer.Option(help="valid or test.")] = "test",
+) -> None:
+    """Paired significance tests (t-test and Wilcoxon) on per-user metrics of two runs."""
+    from knowrec.evaluate import compare_per_user
+    from knowrec.results import load_per_user
+
+    rows = compare_per_user(load_per_user(run_a, part), load_per_user(run_b, part))
+    console.print(table(
+        f"{run_b} vs {run_a} ({part}, {rows[0].users if rows else 0} paired users)",
+        ["metric", "A", "B", "B − A", "p (t-test)", "p (Wilcoxon)", ""],
+        ((r.metric, r.mean_a, r.mean_b, r.diff, r.p_ttest, r.p_wilcoxon, "*" if r.p_ttest < 0.05 else "")
+         for r in rows),
+    ))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,251 @@
+"""Plain CSV/TSV/Parquet import with a column mapping, and a knowledge graph built from item attributes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from knowrec.data.dataset import Dataset
+from knowrec.data.formats._text import read_table
+from knowrec.data.knowledge import KnowledgeGraph, encode_triples
+from knowrec.errors import DataError
+
+ColumnSpec = str | int
+
+
+@dataclass
+class ImportReport:
+    """What an import kept, what it dropped and why (with the first few file:line examples per reason)."""
+
+    rows_read: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    strict: bool = False
+
+    def drop(self, reason: str, path: str | Path, line_no: np.ndarray, mask: np.ndarray, field: str) -> np.ndarray:
+        """Record rows in ``mask`` as dropped for ``reason``; in strict mode raise on the first one."""
+        n = int(mask.sum())
+        if n:
+            lines = line_no[mask]
+            if self.strict:
+                raise DataError(reason, path=path, line=int(lines[0]), field=field)
+            self.dropped[reason] = self.dropped.get(reason, 0) + n
+            self.examples.setdefault(reason, []).extend(f"{path}:{int(x)}" for x in lines[:3])
+        return ~mask
+
+
+def read_frame(path: str | Path, *, sep: str | None = None, encoding: str = "utf-8",
+               header: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read CSV/TSV/Parquet into string columns with 1-based line numbers (row numbers for Parquet)."""
+    path = Path(path)
+    if path.suffix in (".parquet", ".pq"):
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as e:  # pyarrow raises several types for a damaged file
+            raise DataError(f"cannot read Parquet: {e}", path=path) from None
+        frame = frame.astype(str).where(frame.notna(), "")
+        return frame.reset_index(drop=True), np.arange(1, len(frame) + 1) + int(header)
+    if sep is None:
+        sep = {".csv": ",", ".tsv": "\t"}.get(path.suffix)
+    return read_table(path, sep=sep, header=header, encoding=encoding, quoted=sep == ",")
+
+
+def column(frame: pd.DataFrame, spec: ColumnSpec, path: str | Path) -> str:
+    """Resolve a column by name, or by 0-based position when ``spec`` is an integer (or digits)."""
+    if isinstance(spec, str) and spec in frame.columns:
+        return spec
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        pos = int(spec)
+        if pos < frame.shape[1]:
+            return str(frame.columns[pos])
+    raise DataError(f"no such column (the file has: {', '.join(map(str, frame.columns))})",
+                    path=path, line=1, field=str(spec))
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+
+
+def import_dataset(
+    interactions: str | Path,
+    *,
+    user_col: ColumnSpec = "user_id",
+    item_col: ColumnSpec = "item_id",
+    weight_col: ColumnSpec | None = None,
+    time_col: ColumnSpec | None = None,
+    sep: str | None = None,
+    encoding: str = "utf-8",
+    header: bool = True,
+    name: str | None = None,
+    items: str | Path | None = None,
+    item_id_col: ColumnSpec = "item_id",
+    text_cols: Sequence[ColumnSpec] = (),
+    attr_cols: Sequence[ColumnSpec] = (),
+    attr_sep: str | None = None,
+    kg: str | Path | None = None,
+    kg_cols: tuple[ColumnSpec, ColumnSpec, ColumnSpec] = (0, 1, 2),
+    kg_header: bool = False,
+    links: str | Path | None = None,
+    link_cols: tuple[ColumnSpec, ColumnSpec] = (0, 1),
+    links_header: bool = False,
+    strict: bool = False,
+) -> tuple[Dataset, ImportReport]:
+    """Build a dataset from your own files and report what was kept and dropped.
+
+    Rows with a missing id or an unparsable weight/time, repeated (user, item) pairs (the latest is kept),
+    links to unknown items and repeated triples are dropped and counted; ``strict`` raises instead.
+    Each ``attr_cols`` column of the item table becomes a KG relation and each of its values an entity;
+    ``attr_sep`` splits multi-valued cells ("Action|Comedy").
+    """
+    report = ImportReport(strict=strict)
+    path = Path(interactions)
+    frame, line_no = read_frame(path, sep=sep, encoding=encoding, header=header)
+    report.rows_read = len(frame)
+    ucol, icol = column(frame, user_col, path), column(frame, item_col, path)
+    u = frame[ucol].str.strip().to_numpy(dtype=object)
+    i = frame[icol].str.strip().to_numpy(dtype=object)
+    keep = report.drop("missing user id", path, line_no, u == "", ucol)
+    keep &= report.drop("missing item id", path, line_no, keep & (i == ""), icol)
+    weights = times = None
+    if weight_col is not None:
+        wcol = column(frame, weight_col, path)
+        weights = _numbers(frame[wcol])
+        keep &= report.drop("weight is not a number", path, line_no, keep & np.isnan(weights), wcol)
+    if time_col is not None:
+        tcol = column(frame, time_col, path)
+        times = _numbers(frame[tcol])
+        if np.isnan(times).all() and len(times):  # ISO dates rather than numbers
+            times = pd.to_datetime(frame[tcol], errors="coerce", utc=True).astype("int64").to_numpy() / 1e9
+            times[pd.to_datetime(frame[tcol], errors="coerce").isna().to_numpy()] = np.nan
+        keep &= report.drop("timestamp is not a number or date", path, line_no, keep & np.isnan(times), tcol)
+    order = np.arange(len(frame)) if times is None else np.lexsort((np.arange(len(frame)), np.nan_to_num(times)))
+    pair = pd.Series(u.astype(str)) + "\x1f" + pd.Series(i.astype(str))
+    later_dup = np.zeros(len(frame), dtype=bool)
+    kept_order = order[keep[order]]
+    later_dup[kept_order] = pair.iloc[kept_order].duplicated(keep="last").to_numpy()
+    keep &= report.drop("duplicate (user, item) pair; the latest row is kept", path, line_no, later_dup, icol)
+
+    item_table, field_types = None, {}
+    if items is not None:
+        item_table, field_types = _item_table(Path(items), item_id_col, text_cols, attr_cols, attr_sep, sep,
+                                              encoding, report)
+    data = Dataset.from_ids(
+        name or path.stem, u[keep], i[keep],
+        ratings=None if weights is None else weights[keep],
+        timestamps=None if times is None else times[keep],
+        item_table=item_table, field_types=field_types,
+    )
+    report.kept = data.n_interactions
+    if item_table is not None:
+        missing = int((~pd.Index(data.item_ids.astype(str)).isin(item_table.index)).sum())
+        if missing:
+            report.notes.append(f"{missing} items have interactions but no row in {items}")
+        cold = data.n_items - len(np.unique(data.items))
+        if cold:
+            report.notes.append(f"{cold} items come from the item table only (no interactions: cold items)")
+    if attr_cols:
+        attr_names = [c for c, t in field_types.items() if t == "token_seq"]
+        data.kg = attribute_kg(data, attr_names)
+    if kg is not None:
+        data.kg = _import_kg(data, Path(kg), kg_cols, kg_header, None if links is None else Path(links),
+                             link_cols, links_header, encoding, report, base=data.kg)
+    return data, report
+
+
+def _item_table(path: Path, id_col: ColumnSpec, text_cols: Sequence[ColumnSpec], attr_cols: Sequence[ColumnSpec],
+                attr_sep: str | None, sep: str | None, encoding: str,
+                report: ImportReport) -> tuple[pd.DataFrame, dict[str, str]]:
+    frame, line_no = read_frame(path, sep=sep, encoding=encoding)
+    idc = column(frame, id_col, path)
+    ids = frame[idc].str.strip()
+    keep = report.drop("item row without id", path, line_no, (ids == "").to_numpy(), idc)
+    keep &= report.drop("duplicate item row; the first is kept", path, line_no,
+                        keep & ids.duplicated(keep="first").to_numpy(), idc)
+    table = pd.DataFrame(index=pd.Index(ids[keep].to_numpy(dtype=object), name="item_id"))
+    types: dict[str, str] = {}
+    for spec in text_cols:
+        col = column(frame, spec, path)
+        table[col] = frame.loc[keep, col].to_numpy(dtype=object)
+        types[col] = "text"
+    for spec in attr_cols:
+        col = column(frame, spec, path)
+        values = frame.loc[keep, col].str.strip()
+        table[col] = [[v.strip() for v in s.split(attr_sep) if v.strip()] if s else [] for s in values] \
+            if attr_sep else [[s] if s else [] for s in values]
+        types[col] = "token_seq"
+    return table, types
+
+
+def attribute_kg(data: Dataset, columns: Sequence[str] | Mapping[str, str]) -> KnowledgeGraph:
+    """Turn item-table columns into KG facts: (item, column, value) for each value of each item.
+
+    ``columns`` lists column names, or maps each to a relation name. Values become entities named
+    ``"<relation>:<value>"``; items already linked keep their entity, others get ``"item:<id>"``.
+    Existing triples of ``data.kg`` are kept.
+    """
+    if data.item_table is None:
+        raise DataError(f"dataset {data.name!r} has no item table to build a KG from")
+    mapping = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+    base = data.kg
+    linked = np.full(data.n_items, -1) if base is None else base.item_entities
+    head_names = np.where(linked >= 0,
+                          base.entity_ids[np.maximum(linked, 0)] if base is not None else "",
+                          "item:" + data.item_ids.astype(str)).astype(object)
+    heads, rels, tails = [], [], []
+    for col, rel in mapping.items():
+        if col not in data.item_table.columns:
+            raise DataError(f"no such item field (have: {', '.join(data.item_table.columns)})", field=col)
+        cells = data.item_table[col].map(lambda v: v if isinstance(v, list) else ([] if pd.isna(v) else [v]))
+        exploded = cells.explode().dropna()
+        exploded = exploded[exploded.astype(str).str.len() > 0]
+        idx = exploded.index.to_numpy(dtype=np.int64)
+        heads.append(head_names[idx])
+        rels.append(np.full(len(idx), rel, dtype=object))
+        tails.append((f"{rel}:" + exploded.astype(str)).to_numpy(dtype=object))
+    if base is not None:
+        heads.insert(0, base.entity_ids[base.heads])
+        rels.insert(0, base.relation_ids[base.relations])
+        tails.insert(0, base.entity_ids[base.tails])
+    return encode_triples(np.concatenate(heads), np.concatenate(rels), np.concatenate(tails),
+                          np.arange(data.n_items), head_names, data.n_items)
+
+
+def _import_kg(data: Dataset, path: Path, cols: tuple[ColumnSpec, ...], header: bool, links: Path | None,
+               link_cols: tuple[ColumnSpec, ...], links_header: bool, encoding: str, report: ImportReport,
+               base: KnowledgeGraph | None) -> KnowledgeGraph:
+    frame, line_no = read_frame(path, encoding=encoding, header=header)
+    h, r, t = (frame[column(frame, c, path)].str.strip().to_numpy(dtype=object) for c in cols)
+    keep = report.drop("triple with an empty field", path, line_no, (h == "") | (r == "") | (t == ""), "triple")
+    triple = pd.Series(h.astype(str)) + "\x1f" + r.astype(str) + "\x1f" + t.astype(str)
+    keep &= report.drop("duplicate triple", path, line_no, keep & triple.duplicated().to_numpy(), "triple")
+    h, r, t = h[keep], r[keep], t[keep]
+    link_items = np.zeros(0, dtype=np.int64)
+    link_entities = np.zeros(0, dtype=object)
+    if links is not None:
+        lf, lline = read_frame(links, encoding=encoding, header=links_header)
+        li, le = (lf[column(lf, c, links)].str.strip().to_numpy(dtype=object) for c in link_cols)
+        pos = pd.Index(data.item_ids.astype(str)).get_indexer(li.astype(str))
+        ok = report.drop("link to an unknown item", links, lline, pos < 0, str(link_cols[0]))
+        ok &= report.drop("item linked twice; the first link is kept", links, lline,
+                          ok & pd.Series(pos).duplicated().to_numpy(), str(link_cols[0]))
+        link_items, link_entities = pos[ok], le[ok]
+    elif base is None:  # no links: entities named like item ids are the items
+        pos = pd.Index(data.item_ids.astype(str)).get_indexer(pd.unique(np.concatenate([h, t]).astype(str)))
+        link_items = pos[pos >= 0]
+        link_entities = data.item_ids[link_items]
+        report.notes.append(f"no links file: {len(link_items)} items matched KG entities by id")
+    if base is not None:
+        h = np.concatenate([base.entity_ids[base.heads], h])
+        r = np.concatenate([base.relation_ids[base.relations], r])
+        t = np.concatenate([base.entity_ids[base.tails], t])
+        has = base.item_entities >= 0
+        extra = ~np.isin(np.flatnonzero(has), link_items)
+        link_items = np.concatenate([link_items, np.flatnonzero(has)[extra]])
+        link_entities = np.concatenate([link_entities, base.entity_ids[base.item_entities[has]][extra]])
+    return encode_triples(h, r, t, link_items, link_entities, data.n_items)

@@ -1,0 +1,302 @@
+"""Built-in datasets: where to find them locally, where to download them from, and how to load them.
+
+Look-up order: an explicit path, then ``$KNOWREC_DATA_DIR/<name>/``, then the cache
+(``$KNOWREC_CACHE_DIR`` or ``~/.cache/knowrec``), then a download from the public source, checked by SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from knowrec._io import atomic_path
+from knowrec.data.dataset import Dataset
+from knowrec.data.formats._text import read_table, require_values
+from knowrec.data.formats.kgat import load_kgat, read_adjacency
+from knowrec.data.formats.recbole import load_recbole
+from knowrec.data.formats.ripplenet import load_ripplenet
+from knowrec.data.knowledge import encode_triples
+from knowrec.errors import DataError, DatasetNotFoundError
+from knowrec.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "KNOWREC_DATA_DIR"
+CACHE_DIR_ENV = "KNOWREC_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: its path inside the dataset folder, its public URL and SHA-256."""
+
+    path: str
+    url: str
+    sha256: str
+    #: Paths that may stand in for this one in a local copy (a converted ``.txt`` for a ``.npy``).
+    alternatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A built-in dataset: description, source files and the loader that reads its folder."""
+
+    name: str
+    description: str
+    loader: Callable[[Path], Dataset]
+    files: tuple[RemoteFile, ...]
+    source: str
+    terms: str
+    #: Where the files lie under ``$KNOWREC_DATA_DIR`` (defaults to the name).
+    folder: str = ""
+
+    def present_in(self, folder: Path) -> bool:
+        return all(any((folder / p).is_file() for p in (f.path, *f.alternatives)) for f in self.files)
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def _gh(repo: str, commit: str, path: str) -> str:
+    return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+
+
+_RECBOLE = ("RUCAIBox/RecBole", "7b02be5ec80a88310f2d04a27a82adfcbb5dc211", "recbole/dataset_example/ml-100k")
+_MCCLK = ("CCIIPLab/MCCLK", "4b0d2843b73adbe816a7a5bb1788b4f4bcd777f4", "data/book")
+_RIPPLENET = ("hwwang55/RippleNet", "46a364d6aa4e346111043924a4741a21d2ff09b6", "data/book")
+_MKR = ("hwwang55/MKR", "d6bb77c426960bc04f5d88c39f09d87a844776b4", "data/movie")
+_COLAKG = ("ziqiangcui/CoLaKG", "7e1ce44945b2cfcb99ba36daf4b143e7a9704b84", "data/ml-1m")
+_ML1M = ("vignesh117/recommender", "7db1a82bdc24d8c162e73b782e9aef1dd2cd53d6", "ml-1m/full_data")
+_KGAT = ("xiangwang1223/knowledge_graph_attention_network", "c03737be46ac26a0b5431efe149828e982ffbbfb",
+         "Data/amazon-book")
+
+
+def _files(src: tuple[str, str, str], local_dir: str, sums: dict[str, str]) -> tuple[RemoteFile, ...]:
+    repo, commit, folder = src
+    prefix = f"{local_dir}/" if local_dir else ""
+    return tuple(RemoteFile(f"{prefix}{name}", _gh(repo, commit, f"{folder}/{name}"), sha)
+                 for name, sha in sums.items())
+
+
+def load_ml1m_kg(folder: Path) -> Dataset:
+    """ml-1m from CoLaKG's implicit split, GroupLens titles/genres/users, LLM descriptions and MKR's KG."""
+    folder = Path(folder)
+    maps = {}
+    for kind in ("user", "item"):
+        path = folder / "colakg" / f"{kind}_map.txt"
+        frame, lines = read_table(path, sep=" ", header=False, names=["original", "index"])
+        maps[kind] = pd.Series(require_values(frame["original"], path, lines, "original"),
+                               index=frame["index"].astype(int).to_numpy()).sort_index().to_numpy(dtype=object)
+    tr_u, tr_i = read_adjacency(folder / "colakg" / "train.txt")
+    te_u, te_i = read_adjacency(folder / "colakg" / "test.txt")
+    users = maps["user"][np.concatenate([tr_u, te_u])]
+    items = maps["item"][np.concatenate([tr_i, te_i])]
+    parts = np.concatenate([np.zeros(len(tr_u)), np.full(len(te_u), 2)]).astype(np.int8)
+
+    movies, _ = read_table(folder / "grouplens" / "movies.dat", sep="::", header=False,
+                           names=["item_id", "title", "genres"], encoding="latin-1")
+    year = movies["title"].str.extract(r"\((\d{4})\)\s*$")[0].fillna("")
+    descriptions = json.loads((folder / "colakg" / "llm_response_item.json").read_text(encoding="utf-8"))
+    table = pd.DataFrame({
+        "title": movies["title"].str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True).to_numpy(),
+        "release_year": year.to_numpy(),
+        "genres": [g.split("|") for g in movies["genres"]],
+        "description": [descriptions.get(i, "") for i in movies["item_id"]],
+    }, index=pd.Index(movies["item_id"].to_numpy(dtype=object)))
+    table = table[table.index.isin(pd.Index(maps["item"]))]
+    people, _ = read_table(folder / "grouplens" / "users.dat", sep="::", header=False,
+                           names=["user_id", "gender", "age", "occupation", "zip_code"], encoding="latin-1")
+    user_table = people.set_index("user_id")
+    data = Dataset.from_ids(
+        "ml-1m-kg", users, items, parts=parts, item_table=table, user_table=user_table,
+        field_types={"title": "text", "release_year": "token", "genres": "token_seq", "description": "text",
+                     "gender": "token", "age": "token", "occupation": "token", "zip_code": "token"},
+    )
+    kg, _ = read_table(folder / "mkr-movie" / "kg.txt", sep="\t", header=False, names=["h", "r", "t"])
+    link, _ = read_table(folder / "mkr-movie" / "item_index2entity_id.txt", sep="\t", header=False,
+                                  names=["item", "entity"])
+    pos = pd.Index(data.item_ids.astype(str)).get_indexer(link["item"].str.strip())
+    ok = pos >= 0  # MKR links movies outside CoLaKG's item set: they are not part of this dataset
+    data.kg = encode_triples(kg["h"].to_numpy(object), kg["r"].to_numpy(object), kg["t"].to_numpy(object),
+                             pos[ok], link["entity"].str.strip().to_numpy(object)[ok], data.n_items)
+    return data
+
+
+def _load_book(folder: Path) -> Dataset:
+    return load_ripplenet(Path(folder) / "mcclk", "book-crossing-kg",
+                          item_index=Path(folder) / "ripplenet" / "item_index2entity_id_rehashed.txt")
+
+
+DATASETS.register("ml-100k", aliases=("ml100k", "movielens-100k"))(DatasetSpec(
+    name="ml-100k",
+    description="MovieLens 100K (943 users, 1,682 films, 100,000 ratings) with RecBole's Freebase KG (91,631 triples)",
+    loader=lambda folder: load_recbole(folder, "ml-100k"),
+    files=_files(_RECBOLE, "", {
+        "ml-100k.inter": "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
+        "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+        "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
+        "ml-100k.kg": "200a0636fa07c218119a42e5bac7aa3e26e3665a6f919c1b22909bd412b14779",
+        "ml-100k.link": "524dca2c3d62619688ab99b3ec53ea2acb9b64d38eafec3e02bdd0dc6bb7d948",
+    }),
+    source="RecBole dataset_example (RUCAIBox/RecBole)",
+    terms="GroupLens licence: research use, no redistribution, cite Harper & Konstan 2015",
+))
+
+DATASETS.register("book-crossing-kg", aliases=("book", "book-crossing"))(DatasetSpec(
+    name="book-crossing-kg",
+    description="Book-Crossing as preprocessed by RippleNet/MCCLK: 17,860 users, 14,967 books (ISBNs), "
+    "69,873 positives + sampled negatives, KG of 151,500 triples",
+    loader=_load_book,
+    files=(
+        RemoteFile("mcclk/ratings_final.npy", _gh(*_MCCLK[:2], f"{_MCCLK[2]}/ratings_final.npy"),
+                   "d223b814c1a2c313eb030767d8b828ffad6f6341111b1911e485e008885071ba",
+                   alternatives=("mcclk/ratings_final.txt",)),
+        *_files(_MCCLK, "mcclk", {"kg_final.txt": "60a4a2c2e6f101fbbd5763c72be3ed4f565498e7f6c8660eb19fe598dc7158b2"}),
+        *_files(_RIPPLENET, "ripplenet", {
+            "item_index2entity_id_rehashed.txt": "e2eaaad7999135ce025489a08625dda95b75067064523e83d2d7f97eb1861f79"}),
+    ),
+    source="CCIIPLab/MCCLK and hwwang55/RippleNet data/book",
+    terms="Book-Crossing: no licence stated by the source repositories; research use",
+))
+
+DATASETS.register("ml-1m-kg", aliases=("ml1m", "ml-1m"))(DatasetSpec(
+    name="ml-1m-kg",
+    description="MovieLens 1M, CoLaKG's implicit split (6,040 users, 3,260 films, 998,539 interactions), "
+    "titles, genres, LLM-written descriptions and MKR's KG (20,782 triples)",
+    loader=load_ml1m_kg,
+    files=(
+        *_files(_COLAKG, "colakg", {
+            "train.txt": "573597130772d14eaa4e3119e79bfcd784a227ef59bc7511cb94376ef73fdda0",
+            "test.txt": "2270d90d15e28f575e462e956beb9ef87b71176232c188fb038460409d22bca6",
+            "user_map.txt": "df8752d1425692fd14a76d5ba3ca2b6a28b7ade61a7764fc8575c2807c504f6b",
+            "item_map.txt": "f9656ffd46465058dbad4cbd160dbeb6844a70fb20399834409fd686d22fea98",
+            "llm_response_item.json": "b47eb5d8b2ca1754e994daa93736dcc027dc8cc03da0ea28115a552eb6158724",
+        }),
+        *_files(_ML1M, "grouplens", {
+            "movies.dat": "0140fc2356357c1a851d0f52e893a1e4d3696df632c4141cea8d5bc3d621f0b9",
+            "users.dat": "1dc3a95300cb19f7c10e027daf29b8cdf1d908dab65b5edfb45950aa389a10a3",
+        }),
+        *_files(_MKR, "mkr-movie", {
+            "kg.txt": "60d0a28e8646423654b47a36b4438dcd70a87ac90a7d1512ef0cf59f19c869a9",
+            "item_index2entity_id.txt": "ba88da11d2fffdcea4fc0d73f1fd16f5478d8fcfb362e16331dc30cceea81f60",
+        }),
+    ),
+    source="ziqiangcui/CoLaKG data/ml-1m, GroupLens ml-1m (movies.dat, users.dat), hwwang55/MKR data/movie",
+    terms="GroupLens licence: research use, no redistribution; CoLaKG descriptions are LLM-generated",
+))
+
+DATASETS.register("amazon-book", aliases=("kgat-amazon-book",))(DatasetSpec(
+    name="amazon-book",
+    description="KGAT's Amazon-book split (70,679 users, 24,915 books, 846,434 interactions); its KG is not "
+    "available here, so it loads as collaborative data only",
+    loader=lambda folder: load_kgat(folder, "amazon-book"),
+    files=_files(_KGAT, "", {
+        "train.txt": "4d10106bb06a77e11df660429903c0067aeb85b86431807836b0d8b7edc30c38",
+        "test.txt": "f47eff9d35fb95c07d74251a991478a84095ce6c5969b0dafcb4afe99fc716ec",
+        "item_list.txt": "efea8518cd68e515584fdfbfca95f318b25ef551c64498c5935897c2b02e436f",
+    }),
+    source="xiangwang1223/knowledge_graph_attention_network Data/amazon-book",
+    terms="KGAT data terms: research use, no redistribution, no de-anonymisation",
+    folder="kgat/amazon-book",
+))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "knowrec") / "datasets"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(spec: DatasetSpec, folder: Path, *, timeout: float = 30.0, show_progress: bool = True) -> Path:
+    """Fetch every missing file of ``spec`` into ``folder``, checking SHA-256; each file lands atomically."""
+    from tqdm.auto import tqdm
+
+    for f in spec.files:
+        target = folder / f.path
+        if any((folder / p).is_file() for p in (f.path, *f.alternatives)):
+            continue
+        logger.info("downloading %s", f.url)
+        h = hashlib.sha256()
+        with atomic_path(target) as tmp, urllib.request.urlopen(f.url, timeout=timeout) as resp, open(tmp, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f.path, disable=not show_progress) as bar:
+                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    out.write(chunk)
+                    h.update(chunk)
+                    bar.update(len(chunk))
+            out.flush()
+            if h.hexdigest() != f.sha256:
+                raise DataError(f"checksum mismatch: expected sha256 {f.sha256}, got {h.hexdigest()}; "
+                                f"the file was not kept", path=f.url)
+    return folder
+
+
+def locate(name: str, *, download_missing: bool = True, show_progress: bool = True) -> tuple[DatasetSpec, Path]:
+    """Find a built-in dataset's folder in the data dir or cache, downloading it into the cache if needed."""
+    spec = DATASETS.get(name)
+    tried = []
+    if os.environ.get(DATA_DIR_ENV):
+        folder = Path(os.environ[DATA_DIR_ENV]) / (spec.folder or spec.name)
+        if spec.present_in(folder):
+            return spec, folder
+        tried.append(f"${DATA_DIR_ENV}/{spec.folder or spec.name} = {folder}")
+    else:
+        tried.append(f"${DATA_DIR_ENV} (not set)")
+    folder = cache_dir() / spec.name
+    if spec.present_in(folder):
+        return spec, folder
+    tried.append(f"the cache {folder}")
+    hint = (f"Set {DATA_DIR_ENV} to a folder that holds {spec.name}/ (e.g. export {DATA_DIR_ENV}=../shared/data), "
+            f"or pass the dataset folder's path instead of its name.")
+    if not download_missing:
+        raise DatasetNotFoundError(f"dataset {spec.name!r} not found; looked in {'; '.join(tried)}. {hint}")
+    try:
+        download(spec, folder, show_progress=show_progress)
+    except (OSError, DataError) as e:
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r} not found locally (looked in {'; '.join(tried)}) and the download from "
+            f"{spec.source} failed: {e}. {hint}"
+        ) from None
+    return spec, folder
+
+
+def load_dataset(name_or_path: str | Path, *, download_missing: bool = True, show_progress: bool = True) -> Dataset:
+    """Load a built-in dataset by name, or any dataset folder by path (format detected from its files)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return load_folder(path)
+    if str(name_or_path) not in DATASETS and (os.sep in str(name_or_path) or path.suffix):
+        raise DatasetNotFoundError(f"no such dataset folder: {path}")
+    spec, folder = locate(str(name_or_path), download_missing=download_missing, show_progress=show_progress)
+    return spec.loader(folder)
+
+
+def load_folder(path: Path) -> Dataset:
+    """Load a folder: a saved knowrec dataset, RecBole atomic files, KGAT or RippleNet files."""
+    if (path / "meta.json").is_file():
+        return Dataset.load(path)
+    spec = next((s for _, s in DATASETS if s.name == path.name and s.present_in(path)), None)
+    if spec is not None:
+        return spec.loader(path)
+    if list(path.glob("*.inter")):
+        return load_recbole(path)
+    if (path / "train.txt").is_file() and (path / "test.txt").is_file():
+        return load_kgat(path)
+    if any((path / f"ratings_final{s}").is_file() for s in (".txt", ".npy")):
+        return load_ripplenet(path)
+    raise DataError("not a dataset folder: expected meta.json (knowrec), *.inter (RecBole), train.txt + test.txt "
+                    "(KGAT) or ratings_final.txt (RippleNet)", path=path)

@@ -1,0 +1,78 @@
+"""Matrix factorisation trained with BPR (or a full softmax), the base of the embedding models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+
+import numpy as np
+import torch
+from torch import nn
+
+from knowrec.data.dataset import Dataset
+from knowrec.data.sampling import NegativeSampler
+from knowrec.errors import ConfigError
+from knowrec.models.base import TorchRecommender, pair_batches, register
+
+
+class Loss(StrEnum):
+    BPR = "bpr"
+    SOFTMAX = "softmax"
+
+
+@register("bpr", aliases=("bprmf", "bpr-mf", "mf"))
+class BPR(TorchRecommender):
+    """User and item embeddings scored by dot product, trained with the pairwise BPR loss and L2.
+
+    ``loss="softmax"`` trains the same factors with a full softmax cross-entropy over all items instead.
+    """
+
+    citation = "Rendle et al. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009."
+
+    def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
+                 reg: float = 1e-2, neg: int = 1, loss: str = "bpr", seed: int = 2020) -> None:
+        super().__init__(dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
+        self.neg = neg
+        self.loss = loss
+
+    def _build(self, data: Dataset) -> nn.Module:
+        try:
+            self._loss_kind = Loss(self.loss)
+        except ValueError:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(Loss)}") from None
+        self._users, self._items = data.users, data.items
+        self._sampler = NegativeSampler(data.users, data.items, data.n_items)
+        module = nn.Module()
+        module.user = nn.Embedding(data.n_users, self.dim)
+        module.item = nn.Embedding(data.n_items, self.dim)
+        nn.init.xavier_normal_(module.user.weight)
+        nn.init.xavier_normal_(module.item.weight)
+        return module
+
+    def _n_batches(self) -> int:
+        return -(-len(self._users) // self.batch_size)
+
+    def _batches(self, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
+        return pair_batches(self._users, self._items, self.batch_size, rng, self._sampler, self.neg)
+
+    def _embed(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All user and item vectors used for scoring (with gradients during training)."""
+        return self.module_.user.weight, self.module_.item.weight
+
+    def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._embed()
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        users, pos, neg = batch
+        all_u, all_i = self._embed()
+        u = all_u[users]
+        if self._loss_kind is Loss.SOFTMAX:
+            main = nn.functional.cross_entropy(u @ all_i.T, pos)
+        else:
+            pos_score = (u * all_i[pos]).sum(-1, keepdim=True)
+            neg_score = torch.einsum("bd,bnd->bn", u, all_i[neg])
+            main = -nn.functional.logsigmoid(pos_score - neg_score).mean()
+        ego_u = self.module_.user(users)
+        ego_i = self.module_.item(torch.cat([pos, neg.reshape(-1)]))
+        l2 = (ego_u.pow(2).sum() + ego_i.pow(2).sum()) / (2 * len(users))
+        return main + self.reg * l2

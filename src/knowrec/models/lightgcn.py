@@ -1,0 +1,71 @@
+"""LightGCN: embeddings smoothed over the user–item graph by parameter-free propagation."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from knowrec.data.dataset import Dataset
+from knowrec.models.base import register
+from knowrec.models.bpr import BPR
+
+
+def normalized_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
+    """The symmetric-normalised bipartite adjacency ``D^-1/2 A D^-1/2`` as a sparse CSR tensor."""
+    keys = np.unique(users.astype(np.int64) * n_items + items)
+    u, i = keys // n_items, keys % n_items + n_users
+    rows = np.concatenate([u, i])
+    cols = np.concatenate([i, u])
+    deg = np.bincount(rows, minlength=n_users + n_items).astype(np.float32)
+    inv = np.zeros_like(deg)
+    np.power(deg, -0.5, out=inv, where=deg > 0)
+    values = inv[rows] * inv[cols]
+    adj = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, cols])), torch.from_numpy(values),
+                                  (n_users + n_items, n_users + n_items), check_invariants=True).coalesce()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return adj.to_sparse_csr()
+
+
+class SymmetricSpMM(torch.autograd.Function):
+    """``adj @ x`` for a symmetric sparse ``adj``: the gradient is ``adj @ grad``, 3× faster than autograd's."""
+
+    @staticmethod
+    def forward(ctx: Any, adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.adj = adj
+        return adj @ x
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
+        return None, ctx.adj @ grad
+
+
+@register("lightgcn", aliases=("light-gcn",))
+class LightGCN(BPR):
+    """Propagates ID embeddings ``layers`` times over the normalised user–item graph and averages the layers."""
+
+    citation = "He et al. LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation. SIGIR 2020."
+
+    def __init__(self, *, dim: int = 64, layers: int = 2, epochs: int = 300, batch_size: int = 4096,
+                 lr: float = 5e-3, reg: float = 1e-3, neg: int = 1, loss: str = "bpr", seed: int = 2020) -> None:
+        super().__init__(dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, neg=neg, loss=loss,
+                         seed=seed)
+        self.layers = layers
+
+    def _build(self, data: Dataset) -> nn.Module:
+        module = super()._build(data)
+        self._adj = normalized_adjacency(data.users, data.items, data.n_users, data.n_items)
+        return module
+
+    def _embed(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([self.module_.user.weight, self.module_.item.weight])
+        total = x
+        for _ in range(self.layers):
+            x = SymmetricSpMM.apply(self._adj, x)
+            total = total + x
+        out = total / (self.layers + 1)
+        return out[: self.n_users_], out[self.n_users_:]

@@ -1,0 +1,90 @@
+"""``pipeline()``: load data, split, build the model, train with early stopping, evaluate, save."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from knowrec._io import read_json, write_json
+from knowrec.config import RunConfig
+from knowrec.data.hub import load_dataset
+from knowrec.data.split import split as make_split
+from knowrec.errors import ConfigError, did_you_mean
+from knowrec.evaluate.evaluator import Evaluator
+from knowrec.models.base import MODELS, Recommender
+from knowrec.results import RunResult
+from knowrec.train.callbacks import Checkpointer
+from knowrec.train.trainer import Trainer
+
+logger = logging.getLogger(__name__)
+
+
+def build_model(config: RunConfig) -> Recommender:
+    """The configured model; its ``seed`` follows the run's seed unless set explicitly."""
+    cls = MODELS.get(config.model)
+    params = dict(config.model_params)
+    if "seed" in cls.param_names():
+        params.setdefault("seed", config.seed)
+    unknown = sorted(set(params) - set(cls.param_names()))
+    if unknown:
+        raise ConfigError(f"model {config.model!r} has no parameter {unknown[0]!r}."
+                          + did_you_mean(unknown[0], cls.param_names()))
+    return cls(**params)
+
+
+def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, show_progress: bool = True,
+             resume: bool = True, overwrite: bool = False, **settings: Any) -> RunResult:
+    """Run one experiment end to end and return its ``RunResult`` (saved into ``out`` when given).
+
+    ``settings`` override fields of ``config`` (``pipeline(dataset="ml-100k", model="bpr", seed=7)``).
+    An ``out`` folder holding an interrupted run of the same config is resumed from its checkpoint.
+    """
+    config = RunConfig.build(**{**(config or RunConfig()).model_dump(), **settings})
+    torch.set_num_threads(config.threads)
+    model = build_model(config)
+    folder = None if out is None else Path(out)
+    if folder is not None:
+        _prepare_folder(folder, config, overwrite=overwrite, resume=resume)
+
+    data = load_dataset(config.dataset, show_progress=show_progress)
+    if config.min_rating is not None or config.user_core or config.item_core:
+        data = data.filter(min_rating=config.min_rating, user_core=config.user_core, item_core=config.item_core)
+    split = make_split(data, config.split, seed=config.seed, ratios=config.ratios, cold_share=config.cold_share)
+    evaluator = Evaluator(data, split, ks=config.ks)
+    trainer = Trainer(
+        validate=lambda m: evaluator.evaluate(m, "valid").metrics,
+        metric=config.valid_metric, patience=config.patience, eval_every=config.eval_every,
+        folder=folder, show_progress=show_progress,
+    )
+    trained = trainer.fit(model, split.train(data), resume=resume)
+    result = RunResult(
+        config=config, model=model, split=split,
+        valid=evaluator.evaluate(model, "valid"), test=evaluator.evaluate(model, "test"),
+        train=trained, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        data_fingerprint=data.fingerprint(), data=data,
+    )
+    if folder is not None:
+        result.save(folder)
+        (folder / Checkpointer.FILE).unlink(missing_ok=True)
+        shutil.rmtree(folder / "best", ignore_errors=True)
+    return result
+
+
+def _prepare_folder(folder: Path, config: RunConfig, *, overwrite: bool, resume: bool) -> None:
+    cfg_path = folder / "run_config.json"
+    if (folder / RunResult.METRICS).exists() and not overwrite:
+        raise ConfigError(f"{folder} already holds a finished run; pass overwrite=True (--overwrite) to replace it")
+    if folder.exists() and (overwrite or not resume):
+        shutil.rmtree(folder)
+    if cfg_path.is_file() and resume:
+        previous = RunConfig.build(**read_json(cfg_path))
+        if previous != config:
+            raise ConfigError(f"{folder} holds an interrupted run with a different config; use another --out or "
+                              f"--overwrite")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(cfg_path, config.model_dump(mode="json"))

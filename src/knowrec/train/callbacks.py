@@ -1,0 +1,146 @@
+"""The trainer's callbacks: early stopping, history log, checkpoints and the epoch progress bar."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from knowrec._io import atomic_path, write_json
+from knowrec.callbacks import Callback
+
+Validator = Callable[[Any], dict[str, float]]
+
+
+class EarlyStopping(Callback):
+    """Validates every ``eval_every`` epochs, keeps the best weights, stops after ``patience`` evaluations
+    without improvement and restores the best weights at the end."""
+
+    def __init__(self, validate: Validator, metric: str, *, patience: int = 10, eval_every: int = 1) -> None:
+        self.validate = validate
+        self.metric = metric
+        self.patience = patience
+        self.eval_every = eval_every
+        self.best_score = -float("inf")
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad_evals = 0
+        self.improved = False
+        self.clock = 0.0
+        self.time_to_best = 0.0
+
+    def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        self.improved = False
+        self.clock += logs.get("seconds", 0.0)
+        last = epoch + 1 >= getattr(model, "epochs", epoch + 1)
+        if (epoch + 1) % self.eval_every and not last:
+            return
+        t0 = time.perf_counter()
+        scores = self.validate(model)
+        if self.metric not in scores:
+            from knowrec.errors import ConfigError, did_you_mean
+
+            raise ConfigError(f"validation metric {self.metric!r} is not computed." + did_you_mean(self.metric, scores))
+        self.clock += time.perf_counter() - t0
+        logs.update({f"valid_{k}": v for k, v in scores.items()})
+        score = scores[self.metric]
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.bad_evals, self.improved = score, epoch, 0, True
+            self.best_state = {k: v.detach().clone() for k, v in model._state().items()}
+            self.time_to_best = self.clock
+        else:
+            self.bad_evals += 1
+            if self.bad_evals >= self.patience:
+                model.stop_training_ = True
+
+    def on_fit_end(self, model: Any) -> None:
+        if self.best_state is not None:
+            model._set_state(self.best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch, "bad_evals": self.bad_evals,
+                "best_state": self.best_state, "clock": self.clock, "time_to_best": self.time_to_best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+class History(Callback):
+    """Collects one row per epoch (loss, seconds, validation metrics); writes CSV and JSON when given a folder."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+        self.rows: list[dict[str, float]] = []
+
+    def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        self.rows.append({"epoch": epoch + 1, **logs})
+        if self.folder is not None:
+            self.write(self.folder)
+
+    def write(self, folder: Path) -> None:
+        write_json(folder / "history.json", self.rows)
+        fields = list(dict.fromkeys(k for row in self.rows for k in row))
+        with atomic_path(folder / "history.csv") as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+class Checkpointer(Callback):
+    """After every epoch writes ``checkpoint.pt`` (model, optimizer, trainer state) atomically, and the best
+    model so far to ``best/`` whenever early stopping reports an improvement."""
+
+    FILE = "checkpoint.pt"
+
+    def __init__(self, folder: Path, early: EarlyStopping | None, history: History) -> None:
+        self.folder = folder
+        self.early = early
+        self.history = history
+
+    def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        if self.early is not None and self.early.improved:
+            model.save(self.folder / "best")
+        if not hasattr(model, "training_state"):
+            return
+        state = {"model": model.training_state(), "history": self.history.rows,
+                 "early": None if self.early is None else self.early.state_dict()}
+        with atomic_path(self.folder / self.FILE) as tmp:
+            torch.save(state, tmp)
+
+    @classmethod
+    def read(cls, folder: Path) -> dict[str, Any] | None:
+        path = folder / cls.FILE
+        return torch.load(path, weights_only=True) if path.is_file() else None
+
+
+class ProgressBar(Callback):
+    """One bar over epochs, showing the loss, the validation metric and the best so far."""
+
+    def __init__(self, metric: str, early: EarlyStopping | None) -> None:
+        self.metric = metric
+        self.early = early
+        self.bar: Any = None
+
+    def on_fit_start(self, model: Any) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=getattr(model, "epochs", 1), initial=getattr(model, "epoch_", -1) + 1,
+                        desc=type(model).__name__, unit="epoch", disable=None)  # None: off when not a terminal
+
+    def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        post = {"loss": f"{logs.get('loss', 0.0):.4f}"}
+        if f"valid_{self.metric}" in logs:
+            post[self.metric] = f"{logs[f'valid_{self.metric}']:.4f}"
+        if self.early is not None and self.early.best_epoch is not None:
+            post["best"] = f"{self.early.best_score:.4f}@{self.early.best_epoch + 1}"
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(1)
+
+    def on_fit_end(self, model: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()

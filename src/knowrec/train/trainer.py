@@ -1,0 +1,85 @@
+"""One trainer for every model: seeded, early stopping on a validation metric, atomic checkpoints, resume."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowrec.callbacks import Callback
+from knowrec.data.dataset import Dataset
+from knowrec.models.base import Recommender, TorchRecommender
+from knowrec.train.callbacks import Checkpointer, EarlyStopping, History, ProgressBar, Validator
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the best epoch (1-based) and its validation score, per-epoch rows, times."""
+
+    best_epoch: int | None
+    best_score: float | None
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    time_to_best: float = 0.0
+    resumed_from: int | None = None
+
+
+class Trainer:
+    """Fits a model with early stopping on ``metric`` (computed by ``validate``) and checkpoints in ``folder``.
+
+    With a ``folder`` holding a checkpoint of an interrupted run, ``fit`` resumes it where it stopped;
+    since each epoch's randomness depends only on the seed and the epoch, the result is the same as an
+    uninterrupted run.
+    """
+
+    def __init__(self, *, validate: Validator | None = None, metric: str = "ndcg@10", patience: int = 10,
+                 eval_every: int = 1, folder: str | Path | None = None, show_progress: bool = True,
+                 callbacks: Sequence[Callback] = ()) -> None:
+        self.validate = validate
+        self.metric = metric
+        self.patience = patience
+        self.eval_every = eval_every
+        self.folder = None if folder is None else Path(folder)
+        self.show_progress = show_progress
+        self.callbacks = list(callbacks)
+
+    def fit(self, model: Recommender, data: Dataset, *, resume: bool = True) -> TrainResult:
+        early = None if self.validate is None else EarlyStopping(
+            self.validate, self.metric, patience=self.patience, eval_every=self.eval_every)
+        history = History(self.folder)
+        cbs: list[Callback] = [c for c in (early, history) if c is not None]
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            cbs.append(Checkpointer(self.folder, early, history))
+        if self.show_progress and isinstance(model, TorchRecommender):
+            cbs.append(ProgressBar(self.metric, early))
+        cbs += self.callbacks
+
+        t0 = time.perf_counter()
+        state = Checkpointer.read(self.folder) if (self.folder is not None and resume) else None
+        resumed_from = None
+        if isinstance(model, TorchRecommender):
+            if state is not None:
+                history.rows = list(state["history"])
+                if early is not None and state["early"] is not None:
+                    early.load_state_dict(state["early"])
+                resumed_from = int(state["model"]["epoch"]) + 1
+                model.epoch_ = resumed_from - 1
+            model.fit(data, callbacks=cbs, show_progress=self.show_progress,
+                      resume=None if state is None else state["model"])
+        else:
+            fit_start = time.perf_counter()
+            model.fit(data, show_progress=self.show_progress)
+            logs = {"loss": 0.0, "seconds": time.perf_counter() - fit_start}
+            for cb in cbs:  # one "epoch": evaluate the fitted model once
+                cb.on_epoch_end(model, 0, logs)
+        elapsed = time.perf_counter() - t0
+        return TrainResult(
+            best_epoch=None if early is None or early.best_epoch is None else early.best_epoch + 1,
+            best_score=None if early is None or early.best_epoch is None else early.best_score,
+            history=history.rows,
+            train_seconds=early.clock if early is not None else elapsed,
+            time_to_best=early.time_to_best if early is not None else elapsed,
+            resumed_from=resumed_from,
+        )

@@ -1,0 +1,52 @@
+"""Shared fixtures: a tiny synthetic dataset with clusters and a KG, and the real data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from knowrec.data import Dataset, attribute_kg
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """``$KNOWREC_DATA_DIR``; the README's test command sets it to ../shared/data."""
+    value = os.environ.get("KNOWREC_DATA_DIR")
+    if not value or not Path(value, "ml-100k").is_dir():
+        pytest.fail("set KNOWREC_DATA_DIR to the folder holding ml-100k/ (see README: the test command sets it)")
+    return Path(value)
+
+
+def make_tiny(n_users: int = 50, n_items: int = 40, seed: int = 0) -> Dataset:
+    """Two taste clusters: users 0..24 mostly like items 0..19, the rest items 20..39; genres follow clusters."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(n_users):
+        group = 0 if u < n_users // 2 else 1
+        liked = rng.choice(np.arange(group * n_items // 2, (group + 1) * n_items // 2), size=8, replace=False)
+        other = rng.choice(n_items, size=2, replace=False)
+        for i in np.unique(np.concatenate([liked, other])):
+            users.append(f"u{u}")
+            items.append(f"i{i}")
+    n = len(users)
+    table = pd.DataFrame({
+        "title": [f"Item {i}" for i in range(n_items)],
+        "genres": [["drama"] if i < n_items // 2 else ["comedy", "family"] for i in range(n_items)],
+    }, index=[f"i{i}" for i in range(n_items)])
+    data = Dataset.from_ids("tiny", np.array(users), np.array(items), ratings=rng.integers(1, 6, n).astype(float),
+                            timestamps=np.arange(n, dtype=float), item_table=table,
+                            field_types={"title": "text", "genres": "token_seq"})
+    data.kg = attribute_kg(data, ["genres"])
+    return data
+
+
+@pytest.fixture
+def tiny() -> Dataset:
+    return make_tiny()
