@@ -72,9 +72,9 @@ def train_cmd(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Train a model with early stopping, evaluate it on validation and test, and save the run."""
+    from knowrec.api import pipeline
     from knowrec.config import RunConfig
     from knowrec.models import MODELS
-    from knowrec.pipeline import pipeline
 
     cfg = RunConfig.from_file(config) if config else RunConfig()
     direct = {k: v for k, v in {"dataset": dataset, "model": model, "split": split, "seed": seed,

@@ -1,0 +1,105 @@
+"""Benchmark: train several models on one dataset under one protocol; print a table, write JSON and a plot.
+
+Each model trains in its own process (``knowrec train``), so time and peak memory are its own.
+
+    python benchmarks/run.py --dataset ml-100k --models pop,itemknn,bpr,lightgcn
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from knowrec._io import atomic_path, write_json
+from knowrec.evaluate import compare_per_user
+from knowrec.results import load_per_user
+
+COLUMNS = ("ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10", "ndcg@20", "recall@20", "coverage@10",
+           "novelty@10")
+
+
+def train(dataset: str, model: str, out: Path, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "knowrec", "train", "--dataset", dataset, "--model", model, "--out", str(out),
+           "--overwrite", "--quiet", *extra]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--models", default="pop,itemknn,bpr,lightgcn")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--set", action="append", default=[], help="key=value passed to every run (e.g. seed=1)")
+    args = parser.parse_args()
+
+    runs_dir = args.out / "runs" / args.dataset
+    rows = {}
+    for model in args.models.split(","):
+        print(f"training {model} on {args.dataset} …", flush=True)
+        rows[model] = train(args.dataset, model, runs_dir / model, [f"--set={kv}" for kv in args.set])
+    best = max(rows, key=lambda m: rows[m]["test"]["ndcg@10"])
+    per_user = {m: load_per_user(runs_dir / m, "test") for m in rows}
+    for m in rows:
+        cmp = {c.metric: c for c in compare_per_user(per_user[best], per_user[m])}
+        rows[m]["p_vs_best_ndcg@10"] = None if m == best else cmp["ndcg@10"].p_ttest
+
+    title = f"{args.dataset}: random 8:1:1 per user, full ranking, seed 2020 — test set"
+    table = Table(title=title, title_justify="left")
+    for col in ("model", *COLUMNS, "p vs best", "best epoch", "s to best", "s/epoch", "peak MB"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for m, r in rows.items():
+        s_epoch = r["train_seconds"] / max(r["epochs_run"], 1)
+        p = r["p_vs_best_ndcg@10"]
+        table.add_row(m, *(f"{r['test'][c]:.4f}" for c in COLUMNS), "best" if p is None else f"{p:.3g}",
+                      str(r["best_epoch"]), f"{r['time_to_best_seconds']:.1f}", f"{s_epoch:.3f}",
+                      f"{r['peak_rss_mb']:.0f}")
+    Console(width=200).print(table)
+
+    result = {"dataset": args.dataset, "protocol": "random 8:1:1 per user, full ranking, valid metric ndcg@10",
+              "threads": 1, "cpu_count": os.cpu_count(), "runs": rows}
+    write_json(args.out / f"{args.dataset}.json", result)
+    plot(rows, args.out / f"{args.dataset}.png", args.dataset)
+    print(f"wrote {args.out / (args.dataset + '.json')} and {args.out / (args.dataset + '.png')}")
+
+
+def plot(rows: dict, path: Path, dataset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    models = list(rows)
+    metrics = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
+    x = np.arange(len(models))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 1.4]})
+    for i, metric in enumerate(metrics):
+        ax.bar(x + (i - 1.5) * 0.2, [rows[m]["test"][metric] for m in models], 0.2, label=metric)
+    ax.set_xticks(x, models)
+    ax.set_ylabel("test")
+    ax.legend(ncols=2, fontsize=8)
+    ax.set_title(f"Accuracy on {dataset}")
+    ax2.bar(x, [rows[m]["time_to_best_seconds"] for m in models], color="tab:grey")
+    ax2.set_xticks(x, models)
+    ax2.set_ylabel("seconds to best epoch (1 thread)")
+    ax2.set_title("Training time")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The command line end to end on the real ml-100k, driven through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from knowrec.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_dir: Path) -> Path:
+    """A short BPR run and a Pop run on ml-100k (BPR capped at a few epochs to stay fast)."""
+    root = tmp_path_factory.mktemp("runs")
+    run("train", "--dataset", "ml-100k", "--model", "bpr", "--out", str(root / "bpr"), "--quiet",
+        "--set", "epochs=4", "--set", "lr=0.01", "--set", "patience=2")
+    run("train", "--dataset", "ml-100k", "--model", "pop", "--out", str(root / "pop"), "--quiet")
+    return root
+
+
+def test_train_writes_metrics(runs: Path) -> None:
+    m = json.loads((runs / "bpr" / "metrics.json").read_text())
+    for key in ("dataset", "model", "split", "seed", "best_epoch", "train_seconds", "peak_rss_mb", "valid", "test"):
+        assert key in m
+    assert m["dataset"] == "ml-100k" and m["model"] == "bpr" and m["seed"] == 2020 and m["split"] == "random"
+    assert {"recall@10", "ndcg@10", "hit@10", "mrr@10", "precision@10", "recall@20", "ndcg@20"} <= set(m["test"])
+    assert 1 <= m["best_epoch"] <= 4 and m["params"]["epochs"] == 4
+    assert 0.08 < json.loads((runs / "pop" / "metrics.json").read_text())["test"]["ndcg@10"] < 0.2
+    assert (runs / "bpr" / "history.csv").read_text().count("\n") == 5
+    assert (runs / "bpr" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (runs / "bpr" / "checkpoint.pt").exists()
+
+
+def test_evaluate_reproduces(runs: Path) -> None:
+    out = run("evaluate", str(runs / "bpr"))
+    m = json.loads((runs / "bpr" / "metrics.json").read_text())
+    assert f"{m['test']['ndcg@10']:.4f}" in out
+
+
+def test_recommend_with_titles(runs: Path) -> None:
+    out = run("recommend", str(runs / "pop"), "--user", "196", "-k", "5")
+    assert "Star Wars (1977)" in out or "Fargo (1996)" in out
+    bad = runner.invoke(app, ["recommend", str(runs / "pop"), "--user", "no-such-user"])
+    assert bad.exit_code == 1 and "unknown user id 'no-such-user'" in bad.output
+
+
+def test_compare(runs: Path) -> None:
+    out = run("compare", str(runs / "pop"), str(runs / "bpr"))
+    assert "ndcg@10" in out and "943 paired users" in out
+
+
+def test_finished_run_is_not_overwritten(runs: Path) -> None:
+    res = runner.invoke(app, ["train", "--model", "pop", "--out", str(runs / "pop"), "--quiet"])
+    assert res.exit_code == 1 and "--overwrite" in res.output
+
+
+def test_bad_settings_are_one_line(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["train", "--model", "bpr", "--set", "dimm=3", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "'dimm'" in res.output and "Did you mean 'dim'" in res.output
+    res = runner.invoke(app, ["train", "--model", "lightgcm", "--out", str(tmp_path / "y")])
+    assert res.exit_code == 1 and "lightgcn" in res.output
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: bpr\npatiense: 3\n")
+    res = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "z")])
+    assert res.exit_code == 1 and "'patiense'" in res.output and "patience" in res.output
+
+
+def test_data_commands(data_dir: Path, tmp_path: Path) -> None:
+    out = run("data", "list")
+    assert "ml-100k" in out and "book-crossing-kg" in out and "ml-1m-kg" in out
+    out = run("data", "info", "ml-100k")
+    assert "100,000" in out and "1598/1682" in out
+    run("data", "split", "ml-100k", "--out", str(tmp_path / "ml-100k"))
+    assert {p.name for p in (tmp_path / "ml-100k").iterdir()} >= {
+        "ml-100k.train.inter", "ml-100k.valid.inter", "ml-100k.test.inter", "ml-100k.item", "ml-100k.kg",
+        "ml-100k.link"}
+    run("models")
+
+
+def test_data_import(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("u,i,r\n1,a,5\n1,b,x\n2,a,3\n2,a,4\n")
+    out = run("data", "import", str(tmp_path / "r.csv"), "--user-col", "u", "--item-col", "i", "--weight-col", "r",
+              "--out", str(tmp_path / "ds"))
+    assert "kept 2" in out and "weight is not a number" in out and "duplicate" in out
+    assert "users" in run("data", "info", str(tmp_path / "ds"))
+
+
+def test_config_file_and_overrides(tmp_path: Path, data_dir: Path) -> None:
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("dataset: ml-100k\nmodel: itemknn\nmodel_params: {k: 50}\nks: [5, 10]\n")
+    run("train", "--config", str(cfg), "--out", str(tmp_path / "knn"), "--quiet", "--set", "k=20")
+    m = json.loads((tmp_path / "knn" / "metrics.json").read_text())
+    assert m["params"] == {"k": 20, "shrink": 0.0} and "ndcg@5" in m["test"]

@@ -1,0 +1,29 @@
+"""``pipeline()`` and ``RunResult`` as a library user calls them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from knowrec.api import pipeline
+from knowrec.results import RunResult
+
+
+def test_pipeline_save_load_and_resume(tmp_path: Path, data_dir: Path) -> None:
+    result = pipeline(dataset="ml-100k", model="lightgcn", model_params={"epochs": 3}, out=tmp_path / "r",
+                      show_progress=False, seed=11)
+    again = RunResult.load(tmp_path / "r")
+    assert again.metrics()["test"] == result.metrics()["test"]
+    assert np.array_equal(again.test.per_user["ndcg@10"], result.test.per_user["ndcg@10"])
+    recs = again.recommend(result.data, "196", k=5)
+    assert len(recs) == 5 and "title" in recs.columns
+    seen = set(result.data.item_ids[result.split.train(result.data).items[
+        result.split.train(result.data).users == result.data.user_index("196")]])
+    assert not seen & set(recs["item_id"])
+
+
+def test_same_seed_same_result(tmp_path: Path, data_dir: Path) -> None:
+    kw = {"dataset": "ml-100k", "model": "bpr", "model_params": {"epochs": 2}, "show_progress": False}
+    a, b = pipeline(**kw), pipeline(**kw)
+    assert a.metrics()["test"] == b.metrics()["test"]
