@@ -45,6 +45,8 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
     An ``out`` folder holding an interrupted run of the same config is resumed from its checkpoint.
     """
     config = RunConfig.build(**{**(config or RunConfig()).model_dump(), **settings})
+    if Path(config.dataset).is_dir():  # a folder: keep it absolute so the run can be reloaded from anywhere
+        config = config.model_copy(update={"dataset": str(Path(config.dataset).resolve())})
     torch.set_num_threads(config.threads)
     model = build_model(config)
     folder = None if out is None else Path(out)

@@ -31,7 +31,7 @@ class RunConfig(BaseModel):
     item_core: int = 0
     ks: list[int] = Field(default_factory=lambda: [10, 20])
     valid_metric: str = "ndcg@10"
-    patience: int = 10
+    patience: int = 20
     eval_every: int = 1
     threads: int = 1
 

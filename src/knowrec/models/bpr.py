@@ -65,14 +65,16 @@ class BPR(TorchRecommender):
     def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         users, pos, neg = batch
         all_u, all_i = self._embed()
-        u = all_u[users]
+        # index_select, not indexing: its gradient is an index_add, several times faster on CPU
+        u = all_u.index_select(0, users)
         if self._loss_kind is Loss.SOFTMAX:
             main = nn.functional.cross_entropy(u @ all_i.T, pos)
         else:
-            pos_score = (u * all_i[pos]).sum(-1, keepdim=True)
-            neg_score = torch.einsum("bd,bnd->bn", u, all_i[neg])
+            pos_score = (u * all_i.index_select(0, pos)).sum(-1, keepdim=True)
+            neg_vecs = all_i.index_select(0, neg.reshape(-1)).view(*neg.shape, -1)
+            neg_score = (u.unsqueeze(1) * neg_vecs).sum(-1)  # not einsum: it becomes a slow batched matmul
             main = -nn.functional.logsigmoid(pos_score - neg_score).mean()
-        ego_u = self.module_.user(users)
-        ego_i = self.module_.item(torch.cat([pos, neg.reshape(-1)]))
+        ego_u = self.module_.user.weight.index_select(0, users)
+        ego_i = self.module_.item.weight.index_select(0, torch.cat([pos, neg.reshape(-1)]))
         l2 = (ego_u.pow(2).sum() + ego_i.pow(2).sum()) / (2 * len(users))
         return main + self.reg * l2

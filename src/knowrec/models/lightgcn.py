@@ -51,7 +51,7 @@ class LightGCN(BPR):
     citation = "He et al. LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation. SIGIR 2020."
 
     def __init__(self, *, dim: int = 64, layers: int = 2, epochs: int = 300, batch_size: int = 4096,
-                 lr: float = 5e-3, reg: float = 1e-3, neg: int = 1, loss: str = "bpr", seed: int = 2020) -> None:
+                 lr: float = 5e-3, reg: float = 1e-3, neg: int = 4, loss: str = "bpr", seed: int = 2020) -> None:
         super().__init__(dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, neg=neg, loss=loss,
                          seed=seed)
         self.layers = layers
