@@ -78,7 +78,7 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
 
 
 def _prepare_folder(folder: Path, config: RunConfig, *, overwrite: bool, resume: bool) -> None:
-    cfg_path = folder / "run_config.json"
+    cfg_path = folder / RunResult.CONFIG
     if (folder / RunResult.METRICS).exists() and not overwrite:
         raise ConfigError(f"{folder} already holds a finished run; pass overwrite=True (--overwrite) to replace it")
     if folder.exists() and (overwrite or not resume):

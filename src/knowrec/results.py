@@ -16,6 +16,7 @@ from knowrec._io import read_json, write_json
 from knowrec.config import RunConfig
 from knowrec.data.dataset import Dataset
 from knowrec.data.split import Split
+from knowrec.errors import ConfigError
 from knowrec.evaluate.evaluator import EvalResult
 from knowrec.models.base import Recommender
 from knowrec.train.trainer import TrainResult
@@ -81,12 +82,8 @@ class RunResult:
 
     @classmethod
     def load(cls, folder: str | Path) -> RunResult:
-        from knowrec.train.trainer import TrainResult
-
         folder = Path(folder)
         if not (folder / cls.METRICS).is_file():
-            from knowrec.errors import ConfigError
-
             raise ConfigError(f"{folder} is not a finished run (no {cls.METRICS}); train with --out {folder}")
         metrics = read_json(folder / cls.METRICS)
         meta = read_json(folder / cls.META)

@@ -72,7 +72,18 @@ def test_gradient_models_learn_clusters(tiny: Dataset) -> None:
         assert agree > 0.8, (name, agree)
 
 
-def test_similar_items(tiny: Dataset) -> None:
-    m = MODELS.get("bpr")(epochs=30, batch_size=64, lr=0.02, reg=1e-4).fit(tiny, show_progress=False)
+@pytest.mark.parametrize("name", ["bpr", "lightgcn", "itemknn"])
+def test_similar_items(tiny: Dataset, name: str) -> None:
+    params = {"k": 10} if name == "itemknn" else {"epochs": 30, "batch_size": 64, "lr": 0.02, "reg": 1e-4}
+    m = MODELS.get(name)(**params).fit(tiny, show_progress=False)
     ids, sims = m.similar_items(0, k=5)
-    assert ids[0] == 0 and sims[0] == pytest.approx(1.0, abs=1e-5)
+    assert ids.shape == (5,) and np.all(np.diff(sims) <= 1e-6)
+    item_group = np.array([int(i[1:]) >= 20 for i in tiny.item_ids])
+    assert item_group[ids].mean() <= 0.2 if not item_group[0] else item_group[ids].mean() >= 0.8
+
+
+def test_pop_has_no_similar_items(tiny: Dataset) -> None:
+    from knowrec.errors import NotSupportedError
+
+    with pytest.raises(NotSupportedError):
+        MODELS.get("pop")().fit(tiny).similar_items(0)

@@ -27,3 +27,18 @@ def test_same_seed_same_result(tmp_path: Path, data_dir: Path) -> None:
     kw = {"dataset": "ml-100k", "model": "bpr", "model_params": {"epochs": 2}, "show_progress": False}
     a, b = pipeline(**kw), pipeline(**kw)
     assert a.metrics()["test"] == b.metrics()["test"]
+
+
+def test_interrupted_run_with_other_config_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    import json
+
+    import pytest
+
+    from knowrec.config import RunConfig
+    from knowrec.errors import ConfigError
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(RunConfig(model="bpr", seed=1).model_dump(mode="json")))
+    with pytest.raises(ConfigError, match="different config"):
+        pipeline(dataset="ml-100k", model="bpr", seed=2, out=folder, show_progress=False)

@@ -127,6 +127,6 @@ def split_cmd(
     for path in written:
         console.print(f"wrote {path}")
     if fmt == "recbole":
-        console.print(f"RecBole: data_path: {out.parent}, dataset: {out.name}, "
-                      f"benchmark_filename: [train, valid, test]" if out.name == data.name else
-                      f"RecBole: point data_path at the folder above one named {data.name} holding these files")
+        console.print(f"RecBole reads these with data_path: {out.parent}, dataset: {data.name}, "
+                      f"benchmark_filename: [train, valid, test]"
+                      + ("" if out.name == data.name else f" (it expects the folder to be named {data.name})"))

@@ -121,10 +121,9 @@ class Dataset:
 
     def subset(self, index: np.ndarray) -> Dataset:
         """The same catalogue with only the interactions at ``index`` (an index array or boolean mask)."""
-        pick = (lambda a: None if a is None else a[index])  # noqa: E731
         return replace(
-            self, users=self.users[index], items=self.items[index], ratings=pick(self.ratings),
-            timestamps=pick(self.timestamps), parts=pick(self.parts),
+            self, users=self.users[index], items=self.items[index], ratings=_take(self.ratings, index),
+            timestamps=_take(self.timestamps, index), parts=_take(self.parts, index),
         )
 
     def filter(self, *, min_rating: float | None = None, user_core: int = 0, item_core: int = 0) -> Dataset:
@@ -157,7 +156,6 @@ class Dataset:
         u_map[used_u] = np.arange(len(used_u))
         i_map = np.full(self.n_items, -1, dtype=np.int64)
         i_map[used_i] = np.arange(len(used_i))
-        take = (lambda t, idx: None if t is None else t.iloc[idx].reset_index(drop=True))  # noqa: E731
         negatives = self.negatives
         if negatives is not None:
             ok = (u_map[negatives[:, 0]] >= 0) & (i_map[negatives[:, 1]] >= 0)
@@ -168,8 +166,8 @@ class Dataset:
             item_ids=self.item_ids[used_i],
             users=u_map[self.users],
             items=i_map[self.items],
-            item_table=take(self.item_table, used_i),
-            user_table=take(self.user_table, used_u),
+            item_table=None if self.item_table is None else self.item_table.iloc[used_i].reset_index(drop=True),
+            user_table=None if self.user_table is None else self.user_table.iloc[used_u].reset_index(drop=True),
             kg=None if self.kg is None else self.kg.with_items(used_i),
             negatives=negatives,
         )
@@ -290,16 +288,15 @@ class Dataset:
                 arrays["entity_ids"].astype(object), arrays["relation_ids"].astype(object),
                 arrays["heads"], arrays["relations"], arrays["tails"], arrays["item_entities"],
             )
-        col = (lambda name: inter[name].to_numpy() if name in inter else None)  # noqa: E731
         return cls(
             name=meta["name"],
             user_ids=users["id"].to_numpy(dtype=object),
             item_ids=items["id"].to_numpy(dtype=object),
             users=inter["user"].to_numpy(),
             items=inter["item"].to_numpy(),
-            ratings=col("ratings"),
-            timestamps=col("timestamps"),
-            parts=col("parts"),
+            ratings=inter["ratings"].to_numpy() if "ratings" in inter else None,
+            timestamps=inter["timestamps"].to_numpy() if "timestamps" in inter else None,
+            parts=inter["parts"].to_numpy() if "parts" in inter else None,
             item_table=_untable(items),
             user_table=_untable(users),
             kg=kg,
@@ -315,6 +312,10 @@ def as_text(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value)
+
+
+def _take(arr: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
+    return None if arr is None else arr[index]
 
 
 def _index(ids: Sequence[Any] | np.ndarray, extra: pd.Index | None) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,14 @@ from knowrec import __version__
 from knowrec._io import atomic_dir, read_json, write_json
 from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
-from knowrec.errors import ConfigError, MissingInputError, ModelFitError, NotFittedError, NotSupportedError
+from knowrec.errors import (
+    ConfigError,
+    MissingInputError,
+    ModelFitError,
+    NotFittedError,
+    NotSupportedError,
+    did_you_mean,
+)
 from knowrec.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -62,8 +69,6 @@ class Recommender:
     def set_params(self, **params: Any) -> Self:
         unknown = set(params) - set(self.param_names())
         if unknown:
-            from knowrec.errors import did_you_mean
-
             bad = sorted(unknown)[0]
             raise ConfigError(f"{type(self).__name__} has no parameter {bad!r}."
                               + did_you_mean(bad, self.param_names()))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,6 +46,14 @@ class ItemKNN(Recommender):
     def _score(self, users: torch.Tensor) -> torch.Tensor:
         scores = self.seen_[users.numpy()] @ self.similarity_
         return torch.from_numpy(np.asarray(scores.todense(), dtype=np.float32))
+
+    def similar_items(self, items: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest neighbours kept for each item, by cosine similarity (excluding the item)."""
+        self.check_is_fitted()
+        single = np.ndim(items) == 0
+        sims = torch.from_numpy(np.asarray(self.similarity_[:, np.atleast_1d(items)].T.todense(), dtype=np.float32))
+        top, idx = torch.topk(sims, min(k, self.n_items_), dim=1)
+        return (idx[0].numpy(), top[0].numpy()) if single else (idx.numpy(), top.numpy())
 
     def _state(self) -> dict[str, torch.Tensor]:
         s = self.similarity_.tocoo()

@@ -12,6 +12,7 @@ import torch
 
 from knowrec._io import atomic_path, write_json
 from knowrec.callbacks import Callback
+from knowrec.errors import ConfigError, did_you_mean
 
 Validator = Callable[[Any], dict[str, float]]
 
@@ -42,8 +43,6 @@ class EarlyStopping(Callback):
         t0 = time.perf_counter()
         scores = self.validate(model)
         if self.metric not in scores:
-            from knowrec.errors import ConfigError, did_you_mean
-
             raise ConfigError(f"validation metric {self.metric!r} is not computed." + did_you_mean(self.metric, scores))
         self.clock += time.perf_counter() - t0
         logs.update({f"valid_{k}": v for k, v in scores.items()})

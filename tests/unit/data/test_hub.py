@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from knowrec.data import DATASETS, load_dataset
+from knowrec.data import load_dataset
 from knowrec.data.formats.recbole import load_recbole
 from knowrec.data.hub import DatasetSpec, RemoteFile, download, locate
 from knowrec.errors import DataError, DatasetNotFoundError
@@ -59,14 +59,19 @@ def test_download_missing_file(server: str, tmp_path: Path) -> None:
 
 
 def test_registered_dataset_downloads_into_cache(server: str, tmp_path: Path, monkeypatch) -> None:
+    from knowrec.data import hub
+    from knowrec.registry import Registry
+
+    registry: Registry[DatasetSpec] = Registry("dataset")
+    registry.register("toy-served")(spec(server, hashlib.sha256(INTER).hexdigest()))
+    monkeypatch.setattr(hub, "DATASETS", registry)
     monkeypatch.setenv("KNOWREC_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.delenv("KNOWREC_DATA_DIR", raising=False)
-    name = "toy-served"
-    if name not in DATASETS:
-        DATASETS.register(name)(spec(server, hashlib.sha256(INTER).hexdigest()))
-    _, folder = locate(name, show_progress=False)
+    _, folder = locate("toy-served", show_progress=False)
     assert folder == tmp_path / "c" / "datasets" / "toy"
-    assert load_dataset(name, show_progress=False).n_interactions == 3
+    assert load_dataset("toy-served", show_progress=False).n_interactions == 3
+    _, again = locate("toy-served", download_missing=False)  # now found in the cache, no download
+    assert again == folder
 
 
 def test_not_found_says_what_to_set(tmp_path: Path, monkeypatch) -> None:

@@ -116,3 +116,16 @@ def test_import_parquet_by_position(tmp_path: Path) -> None:
     pd.DataFrame({"a": ["u1", "u2"], "b": ["i1", "i1"], "t": [1.0, 2.0]}).to_parquet(tmp_path / "x.parquet")
     data, _ = import_dataset(tmp_path / "x.parquet", user_col=0, item_col=1, time_col="t")
     assert data.n_users == 2 and data.n_items == 1 and np.allclose(data.timestamps, [1.0, 2.0])
+
+
+def test_attribute_kg_extends_freebase_kg(data_dir: Path) -> None:
+    from knowrec.data import attribute_kg
+
+    data = load_dataset("ml-100k")
+    kg = attribute_kg(data, {"class": "genre", "release_year": "year"})
+    genre_triples = sum(len(g) for g in data.item_table["class"])
+    assert kg.relation_counts()["genre"] == genre_triples
+    assert kg.n_triples == data.kg.n_triples + genre_triples + int((data.item_table["release_year"] != "").sum())
+    toy = data.item_index("1")
+    assert kg.entity_ids[kg.item_entities[toy]] == data.kg.entity_ids[data.kg.item_entities[toy]]  # keeps its MID
+    assert kg.n_linked_items == data.n_items  # unlinked films get an "item:<id>" entity
