@@ -106,7 +106,10 @@ def split_cmd(
     cold_share: Annotated[float, typer.Option(help="Share of cold items/users for cold splits.")] = 0.2,
     fmt: Annotated[str, typer.Option("--format", help="recbole (benchmark files) or knowrec (split.npz).")] = "recbole",
 ) -> None:
-    """Split a dataset and write it, e.g. as RecBole benchmark files so both libraries see one split."""
+    """Split a dataset and write it, e.g. as RecBole benchmark files so both libraries see one split.
+
+    RecBole files are named after the --out folder (``<folder>.train.inter`` …), as RecBole expects.
+    """
     from knowrec.errors import ConfigError
 
     data = load_dataset(dataset)
@@ -116,7 +119,7 @@ def split_cmd(
         raise ConfigError(f"--ratios expects three numbers such as 0.8,0.1,0.1, got {ratios!r}") from None
     s = split(data, kind, seed=seed, ratios=r, cold_share=cold_share)  # type: ignore[arg-type]
     if fmt == "recbole":
-        written = export_recbole(data, s.parts, out)
+        written = export_recbole(data, s.parts, out, name=out.name)
     elif fmt == "knowrec":
         out.mkdir(parents=True, exist_ok=True)
         s.save(out / "split.npz")
@@ -127,6 +130,5 @@ def split_cmd(
     for path in written:
         console.print(f"wrote {path}")
     if fmt == "recbole":
-        console.print(f"RecBole reads these with data_path: {out.parent}, dataset: {data.name}, "
-                      f"benchmark_filename: [train, valid, test]"
-                      + ("" if out.name == data.name else f" (it expects the folder to be named {data.name})"))
+        console.print(f"RecBole reads them with data_path: {out.parent}, dataset: {out.name}, "
+                      f"benchmark_filename: \\[train, valid, test]")
