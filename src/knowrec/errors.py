@@ -69,3 +69,7 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
 
 class MissingInputError(KnowrecError, ValueError):
     """A model needs an input the dataset lacks (a knowledge graph, item text)."""
+
+
+class MissingDependencyError(KnowrecError, ImportError):
+    """An optional dependency is not installed; the message names what to install."""

@@ -102,3 +102,14 @@ def test_config_file_and_overrides(tmp_path: Path, data_dir: Path) -> None:
     run("train", "--config", str(cfg), "--out", str(tmp_path / "knn"), "--quiet", "--set", "k=20")
     m = json.loads((tmp_path / "knn" / "metrics.json").read_text())
     assert m["params"] == {"k": 20, "shrink": 0.0} and "ndcg@5" in m["test"]
+
+
+def test_kg_commands(tmp_path: Path, data_dir: Path) -> None:
+    store = str(tmp_path / "kg")
+    out = run("kg", "load", "ml-100k", "--store", store)
+    assert "91,631 facts" in out
+    assert "film.film.actor" in run("kg", "info", "--store", store)
+    out = run("kg", "neighbors", "50", "--item", "--store", store, "--relation", "film.film.directed_by")
+    assert "1 facts" in out and "ms)" in out
+    out = run("kg", "paths", "--from", "172", "--from", "181", "--to", "50", "--store", store)
+    assert "Star Wars (1977)" in out and "paths to item 50" in out

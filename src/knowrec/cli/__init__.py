@@ -9,6 +9,7 @@ import typer
 
 from knowrec import __version__
 from knowrec.cli import data as data_cli
+from knowrec.cli import kg as kg_cli
 from knowrec.cli._common import console, friendly_errors, setup_logging, table
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_cli.app, name="data")
+app.add_typer(kg_cli.app, name="kg")
 
 
 def _version(value: bool) -> None:

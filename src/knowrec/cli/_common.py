@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from knowrec.errors import KnowrecError
@@ -54,7 +55,7 @@ def fmt(value: Any) -> str:
         return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return "" if value is None else str(value)
+    return "" if value is None else escape(str(value))
 
 
 def setup_logging(verbose: bool) -> None:

@@ -1,0 +1,93 @@
+"""``knowrec kg …``: load a dataset's knowledge graph into a graph store and query it, with timings."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from knowrec.cli._common import console, friendly_errors, table
+
+app = typer.Typer(help="Load a knowledge graph into a graph store (LadybugDB or Neo4j) and query it.",
+                  no_args_is_help=True)
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="LadybugDB folder (the embedded default).")]
+Neo4jOpt = Annotated[str | None, typer.Option("--neo4j", envvar="KNOWREC_NEO4J_URI",
+                                              help="Neo4j URI (bolt://…); credentials from KNOWREC_NEO4J_USER/"
+                                                   "KNOWREC_NEO4J_PASSWORD. Overrides --store.")]
+
+
+def _open(store: Path, neo4j: str | None):
+    from knowrec.kg.store import open_store
+
+    return open_store(neo4j or store)
+
+
+@app.command("load")
+@friendly_errors
+def load_cmd(dataset: Annotated[str, typer.Argument(help="Built-in dataset name or folder.")],
+             store: StoreOpt = Path("kg-store"), neo4j: Neo4jOpt = None) -> None:
+    """Bulk-load a dataset's entities, facts and item links (replacing what the store held)."""
+    from knowrec.data import load_dataset
+
+    data = load_dataset(dataset)
+    with _open(store, neo4j) as s:
+        t0 = time.perf_counter()
+        counts = s.load(data)
+        seconds = time.perf_counter() - t0
+    console.print(f"loaded {counts['entities']:,} entities and {counts['facts']:,} facts of {data.name} "
+                  f"into {s.backend} ({neo4j or store}) in {seconds:.2f} s")
+
+
+@app.command("info")
+@friendly_errors
+def info_cmd(store: StoreOpt = Path("kg-store"), neo4j: Neo4jOpt = None) -> None:
+    """Counts of entities, items, facts and the largest relations."""
+    with _open(store, neo4j) as s:
+        t0 = time.perf_counter()
+        stats = s.stats()
+        seconds = time.perf_counter() - t0
+    top = stats.pop("top_relations")
+    console.print(table(f"Graph store ({seconds * 1000:.1f} ms)", ["field", "value"], stats.items()))
+    console.print(table("Largest relations", ["relation", "facts"], top.items()))
+
+
+@app.command("neighbors")
+@friendly_errors
+def neighbors_cmd(
+    entity: Annotated[str, typer.Argument(help="Entity id, or an item id with --item.")],
+    item: Annotated[bool, typer.Option("--item", help="ENTITY is an item id.")] = False,
+    relation: Annotated[str | None, typer.Option(help="Only facts of this relation.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many facts.")] = 50,
+    store: StoreOpt = Path("kg-store"), neo4j: Neo4jOpt = None,
+) -> None:
+    """Facts touching an entity (→ the fact points away from it, ← towards it)."""
+    with _open(store, neo4j) as s:
+        t0 = time.perf_counter()
+        name = s.item_entity(entity) if item else entity
+        frame = s.neighbors(name, relation=relation, limit=limit)
+        seconds = time.perf_counter() - t0
+    rows = ((r.relation, "→" if r.forward else "←", r.neighbor, r.name if r.name != r.neighbor else "")
+            for r in frame.itertuples(index=False))
+    console.print(table(f"Neighbours of {name} ({len(frame)} facts, {seconds * 1000:.1f} ms)",
+                        ["relation", "dir", "neighbor", "name"], rows))
+
+
+@app.command("paths")
+@friendly_errors
+def paths_cmd(
+    source: Annotated[list[str], typer.Option("--from", help="Item id to start from (repeatable).")],
+    target: Annotated[str, typer.Option("--to", help="Item id to reach.")],
+    max_hops: Annotated[int, typer.Option(help="Longest path, in facts (1–5).")] = 3,
+    limit: Annotated[int, typer.Option(help="At most this many paths.")] = 10,
+    store: StoreOpt = Path("kg-store"), neo4j: Neo4jOpt = None,
+) -> None:
+    """Shortest knowledge-graph paths from items to an item (what explanations are made of)."""
+    with _open(store, neo4j) as s:
+        t0 = time.perf_counter()
+        paths = s.paths(source, target, max_hops=max_hops, limit=limit)
+        seconds = time.perf_counter() - t0
+    console.print(table(f"{len(paths)} paths to item {target} ({seconds * 1000:.1f} ms)", ["hops", "path"],
+                        ((p.hops, str(p)) for p in paths)))

@@ -1,0 +1,1 @@
+"""Knowledge-graph stage: graph stores, KG preparation and the collaborative knowledge graph."""
