@@ -55,16 +55,21 @@ class BPR(TorchRecommender):
     def _batches(self, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
         return pair_batches(self._users, self._items, self.batch_size, rng, self._sampler, self.neg)
 
-    def _embed(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All user and item vectors used for scoring (with gradients during training)."""
+    def _ego(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer-0 user and item vectors: the ID embeddings (models built on this one enrich them)."""
         return self.module_.user.weight, self.module_.item.weight
 
+    def _propagate(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Turn layer-0 vectors into the vectors that are scored (identity for plain factorisation)."""
+        return users, items
+
     def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._embed()
+        return self._propagate(*self._ego())
 
     def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         users, pos, neg = batch
-        all_u, all_i = self._embed()
+        ego_u, ego_i = self._ego()
+        all_u, all_i = self._propagate(ego_u, ego_i)
         # index_select, not indexing: its gradient is an index_add, several times faster on CPU
         u = all_u.index_select(0, users)
         if self._loss_kind is Loss.SOFTMAX:
@@ -74,7 +79,7 @@ class BPR(TorchRecommender):
             neg_vecs = all_i.index_select(0, neg.reshape(-1)).view(*neg.shape, -1)
             neg_score = (u.unsqueeze(1) * neg_vecs).sum(-1)  # not einsum: it becomes a slow batched matmul
             main = -nn.functional.logsigmoid(pos_score - neg_score).mean()
-        ego_u = self.module_.user.weight.index_select(0, users)
-        ego_i = self.module_.item.weight.index_select(0, torch.cat([pos, neg.reshape(-1)]))
-        l2 = (ego_u.pow(2).sum() + ego_i.pow(2).sum()) / (2 * len(users))
+        batch_u = ego_u.index_select(0, users)
+        batch_i = ego_i.index_select(0, torch.cat([pos, neg.reshape(-1)]))
+        l2 = (batch_u.pow(2).sum() + batch_i.pow(2).sum()) / (2 * len(users))
         return main + self.reg * l2

@@ -61,8 +61,8 @@ class LightGCN(BPR):
         self._adj = normalized_adjacency(data.users, data.items, data.n_users, data.n_items)
         return module
 
-    def _embed(self) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([self.module_.user.weight, self.module_.item.weight])
+    def _propagate(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([users, items])
         total = x
         for _ in range(self.layers):
             x = SymmetricSpMM.apply(self._adj, x)
