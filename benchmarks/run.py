@@ -2,7 +2,9 @@
 
 Each model trains in its own process (``knowrec train``), so time and peak memory are its own.
 
-    python benchmarks/run.py --dataset ml-100k --models pop,itemknn,bpr,lightgcn
+    python benchmarks/run.py --dataset ml-100k --models pop,itemknn,bpr,lightgcn,kgnet
+    python benchmarks/run.py --dataset book-crossing-kg --models pop,bpr,lightgcn,kgnet \
+        --set split=rows --set "ratios=[0.6,0.2,0.2]" --set valid_metric=auc    # RippleNet's CTR protocol
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from knowrec.evaluate import compare_per_user
 from knowrec.results import load_per_user
 
 COLUMNS = ("ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10", "ndcg@20", "recall@20", "coverage@10",
-           "novelty@10")
+           "novelty@10", "auc", "f1")
 
 
 def train(dataset: str, model: str, out: Path, extra: list[str]) -> dict:
@@ -39,7 +41,7 @@ def train(dataset: str, model: str, out: Path, extra: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="ml-100k")
-    parser.add_argument("--models", default="pop,itemknn,bpr,lightgcn")
+    parser.add_argument("--models", default="pop,itemknn,bpr,lightgcn,kgnet")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--set", action="append", default=[], help="key=value passed to every run (e.g. seed=1)")
     args = parser.parse_args()
@@ -55,20 +57,23 @@ def main() -> None:
         cmp = {c.metric: c for c in compare_per_user(per_user[best], per_user[m])}
         rows[m]["p_vs_best_ndcg@10"] = None if m == best else cmp["ndcg@10"].p_ttest
 
-    title = f"{args.dataset}: random 8:1:1 per user, full ranking, seed 2020 — test set"
-    table = Table(title=title, title_justify="left")
-    for col in ("model", *COLUMNS, "p vs best", "best epoch", "s to best", "s/epoch", "peak MB"):
+    config = json.loads((runs_dir / best / "config.json").read_text())
+    protocol = (f"{config['split']} split {config['ratios']}, seed {config['seed']}, full ranking, "
+                f"early stopping on {config['valid_metric']}")
+    columns = [c for c in COLUMNS if c in rows[best]["test"]]
+    table = Table(title=f"{args.dataset}: {protocol} — test set", title_justify="left")
+    for col in ("model", *columns, "p vs best", "best epoch", "s to best", "s/epoch", "peak MB"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for m, r in rows.items():
         s_epoch = r["train_seconds"] / max(r["epochs_run"], 1)
         p = r["p_vs_best_ndcg@10"]
-        table.add_row(m, *(f"{r['test'][c]:.4f}" for c in COLUMNS), "best" if p is None else f"{p:.3g}",
+        table.add_row(m, *(f"{r['test'][c]:.4f}" for c in columns), "best" if p is None else f"{p:.3g}",
                       str(r["best_epoch"]), f"{r['time_to_best_seconds']:.1f}", f"{s_epoch:.3f}",
                       f"{r['peak_rss_mb']:.0f}")
     Console(width=200).print(table)
 
-    result = {"dataset": args.dataset, "protocol": "random 8:1:1 per user, full ranking, valid metric ndcg@10",
-              "threads": 1, "cpu_count": os.cpu_count(), "runs": rows}
+    result = {"dataset": args.dataset, "protocol": protocol, "threads": config["threads"],
+              "cpu_count": os.cpu_count(), "runs": rows}
     write_json(args.out / f"{args.dataset}.json", result)
     plot(rows, args.out / f"{args.dataset}.png", args.dataset)
     print(f"wrote {args.out / (args.dataset + '.json')} and {args.out / (args.dataset + '.png')}")

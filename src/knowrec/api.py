@@ -15,6 +15,7 @@ from knowrec.config import RunConfig
 from knowrec.data.hub import load_dataset
 from knowrec.data.split import split as make_split
 from knowrec.errors import ConfigError, did_you_mean
+from knowrec.evaluate.ctr import CTREvaluator
 from knowrec.evaluate.evaluator import Evaluator
 from knowrec.models.base import MODELS, Recommender
 from knowrec.results import RunResult
@@ -58,15 +59,24 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
         data = data.filter(min_rating=config.min_rating, user_core=config.user_core, item_core=config.item_core)
     split = make_split(data, config.split, seed=config.seed, ratios=config.ratios, cold_share=config.cold_share)
     evaluator = Evaluator(data, split, ks=config.ks)
+    ctr = None if data.negatives is None else CTREvaluator(data, split)
+
+    def validate(m: Recommender) -> dict[str, float]:
+        return evaluator.evaluate(m, "valid").metrics | ({} if ctr is None else ctr.validate(m))
+
     trainer = Trainer(
-        validate=lambda m: evaluator.evaluate(m, "valid").metrics,
+        validate=validate,
         metric=config.valid_metric, patience=config.patience, eval_every=config.eval_every,
         folder=folder, show_progress=show_progress,
     )
     trained = trainer.fit(model, split.train(data), resume=resume)
+    valid, test = evaluator.evaluate(model, "valid"), evaluator.evaluate(model, "test")
+    if ctr is not None:  # the CTR protocol of RippleNet-style data: AUC and F1 as well
+        scores = ctr.evaluate(model)
+        valid.metrics.update(scores["valid"])
+        test.metrics.update(scores["test"])
     result = RunResult(
-        config=config, model=model, split=split,
-        valid=evaluator.evaluate(model, "valid"), test=evaluator.evaluate(model, "test"),
+        config=config, model=model, split=split, valid=valid, test=test,
         train=trained, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         data_fingerprint=data.fingerprint(), data=data,
     )

@@ -113,3 +113,11 @@ def test_kg_commands(tmp_path: Path, data_dir: Path) -> None:
     assert "1 facts" in out and "ms)" in out
     out = run("kg", "paths", "--from", "172", "--from", "181", "--to", "50", "--store", store)
     assert "Star Wars (1977)" in out and "paths to item 50" in out
+
+
+def test_kg_embed(tmp_path: Path, data_dir: Path) -> None:
+    out = run("kg", "embed", "ml-100k", "--epochs", "2", "--test-size", "100", "--out", str(tmp_path / "te"))
+    assert "hits@10" in out and "filtered link" in out
+    m = json.loads((tmp_path / "te" / "metrics.json").read_text())
+    assert m["test"]["mrr"] > m["test"]["random_mrr"]
+    assert (tmp_path / "te" / "model" / "weights.safetensors").is_file()

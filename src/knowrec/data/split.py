@@ -24,6 +24,7 @@ class SplitKind(StrEnum):
     COLD_ITEM = "cold-item"
     COLD_USER = "cold-user"
     GIVEN = "given"
+    ROWS = "rows"
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +78,8 @@ def split(
     to 1 when ``0 < r·n < 1``); ``loo``: last item to test, second last to valid; ``cold-item``/``cold-user``:
     ``cold_share`` of the items/users lose all training interactions, divided between valid and test;
     ``given``: the data's own train/test labels, with a random ``ratios[1]`` share of each user's training
-    interactions moved to validation.
+    interactions moved to validation; ``rows``: every interaction on its own, by ``ratios`` (RippleNet's
+    CTR protocol uses 6:2:2).
     """
     try:
         kind = SplitKind(kind)
@@ -96,6 +98,8 @@ def split(
         key = rng.permutation(n) if kind is SplitKind.RANDOM else data.timestamps
         parts = _ratio_parts(data.users, key, r)
         return Split(kind, seed, parts, params)
+    if kind is SplitKind.ROWS:
+        return Split(kind, seed, row_parts(n, r, rng), params)
     if kind is SplitKind.LEAVE_ONE_OUT:
         key = data.timestamps if data.timestamps is not None else rng.permutation(n)
         order, rank, size = _rank_within(data.users, key)
@@ -124,6 +128,16 @@ def split(
     sub = _ratio_parts(data.users[train], rng.permutation(len(train)), np.array([1 - valid_share, 0, valid_share]))
     parts[train[sub == TEST]] = VALID
     return Split(kind, seed, parts, params)
+
+
+def row_parts(n: int, r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Part labels for ``n`` rows shuffled and cut by the ratios ``r``."""
+    cuts = np.floor(np.cumsum(r)[:2] * n).astype(np.int64)
+    parts = np.full(n, TEST, dtype=np.int8)
+    order = rng.permutation(n)
+    parts[order[: cuts[0]]] = TRAIN
+    parts[order[cuts[0]: cuts[1]]] = VALID
+    return parts
 
 
 def _rank_within(users: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

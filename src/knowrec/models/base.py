@@ -46,18 +46,9 @@ def register(name: str, *, aliases: tuple[str, ...] = ()):
     return deco
 
 
-class Recommender:
-    """A recommender: hyperparameters in ``__init__``, learned state (ending in ``_``) from ``fit``.
+class Estimator:
+    """scikit-learn's conventions: keyword-only hyperparameters stored unchanged by ``__init__``."""
 
-    Users and items are the dataset's contiguous indices; ``recommend`` is batch-first like implicit's.
-    """
-
-    name: ClassVar[str] = ""
-    #: Inputs ``fit`` needs beyond interactions: any of ``{"kg", "item_text", "user_text"}``.
-    requires: ClassVar[frozenset[str]] = frozenset()
-    citation: ClassVar[str] = ""
-
-    # --- parameters (scikit-learn conventions) -----------------------------------------------------------
     @classmethod
     def param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
@@ -84,6 +75,23 @@ class Recommender:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore learned tensors: ``{"item_factors": t}`` sets ``item_factors_``."""
+        for key, value in state.items():
+            setattr(self, f"{key}_", value)
+
+
+class Recommender(Estimator):
+    """A recommender: hyperparameters in ``__init__``, learned state (ending in ``_``) from ``fit``.
+
+    Users and items are the dataset's contiguous indices; ``recommend`` is batch-first like implicit's.
+    """
+
+    name: ClassVar[str] = ""
+    #: Inputs ``fit`` needs beyond interactions: any of ``{"kg", "item_text", "user_text"}``.
+    requires: ClassVar[frozenset[str]] = frozenset()
+    citation: ClassVar[str] = ""
+
     # --- fitting ----------------------------------------------------------------------------------------
     def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
         """Learn from ``data``'s interactions (the training part of a split); returns ``self``."""
@@ -109,6 +117,18 @@ class Recommender:
 
     def _score(self, users: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def score_pairs(self, users: Any, items: Any, *, batch_size: int = 2048) -> np.ndarray:
+        """The score of each (user, item) pair, e.g. for CTR metrics; rows are scored per block of users."""
+        self.check_is_fitted()
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        out = np.empty(len(users), dtype=np.float64)
+        uniq, inv = np.unique(users, return_inverse=True)
+        for start in range(0, len(uniq), batch_size):
+            rows = self.score(uniq[start:start + batch_size]).detach().to(torch.float64).numpy()
+            sel = (inv >= start) & (inv < start + batch_size)
+            out[sel] = rows[inv[sel] - start, items[sel]]
+        return out
 
     def recommend(
         self,
@@ -161,10 +181,6 @@ class Recommender:
         """The learned tensors needed to score (saved in ``weights.safetensors``)."""
         raise NotImplementedError
 
-    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
-        for key, value in state.items():
-            setattr(self, f"{key}_", value)
-
     def save(self, path: str | Path) -> Path:
         """Write ``params.json`` and ``weights.safetensors`` into the folder ``path``, atomically."""
         self.check_is_fitted()
@@ -200,24 +216,23 @@ class Recommender:
         return model
 
 
-class TorchRecommender(Recommender):
-    """A recommender trained by mini-batch gradient descent; the one loop every such model shares.
+class TorchModel(Estimator):
+    """The one mini-batch training loop every gradient model shares (recommenders and KG embeddings).
 
-    Subclasses build ``module_`` in ``_build``, yield batches in ``_batches``, return the loss in ``_loss``
-    and compute ``user_factors_``/``item_factors_`` in ``_factors``. Randomness of epoch ``e`` is derived
-    from ``(seed, e)``, so an interrupted run resumed from a checkpoint gives the same result.
+    Subclasses check their input in ``_prepare``, build ``module_`` in ``_build``, yield batches in
+    ``_batches``, return the loss in ``_loss`` and update their learned tensors in ``_refresh``. Randomness
+    of epoch ``e`` is derived from ``(seed, e)``, so a run resumed from a checkpoint gives the same result.
     """
 
-    def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
-                 reg: float = 1e-4, seed: int = 2020) -> None:
-        self.dim = dim
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.reg = reg
-        self.seed = seed
+    epochs: int
+    lr: float
+    reg: float
+    seed: int
 
-    def _build(self, data: Dataset) -> torch.nn.Module:
+    def _prepare(self, data: Any) -> None:
+        """Validate ``data`` and record what the model needs from it before building."""
+
+    def _build(self, data: Any) -> torch.nn.Module:
         raise NotImplementedError
 
     def _batches(self, rng: np.random.Generator) -> Iterator[Any]:
@@ -229,15 +244,19 @@ class TorchRecommender(Recommender):
     def _loss(self, batch: Any) -> torch.Tensor:
         raise NotImplementedError
 
-    def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _refresh(self) -> None:
+        """Recompute the learned tensors used for scoring after an epoch."""
         raise NotImplementedError
 
-    def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True,
+    def _state(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def fit(self, data: Any, *, callbacks: Sequence[Callback] = (), show_progress: bool = True,
             resume: dict[str, Any] | None = None) -> Self:
         """Train for up to ``epochs`` epochs; ``resume`` is a ``training_state()`` to continue from."""
         from tqdm.auto import tqdm
 
-        self._check_inputs(data)
+        self._prepare(data)
         torch.manual_seed(self.seed)
         self.module_ = self._build(data)
         self.optimizer_ = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
@@ -268,7 +287,9 @@ class TorchRecommender(Recommender):
                 raise ModelFitError(f"{type(self).__name__} diverged at epoch {epoch + 1} (loss {mean_loss}); "
                                     f"lower lr (now {self.lr}) or raise reg (now {self.reg})")
             self.epoch_ = epoch
-            self._refresh()
+            self.module_.eval()
+            with torch.no_grad():
+                self._refresh()
             logs = {"loss": mean_loss, "seconds": time.perf_counter() - t0}
             for cb in callbacks:
                 cb.on_epoch_end(self, epoch, logs)
@@ -278,19 +299,48 @@ class TorchRecommender(Recommender):
             cb.on_fit_end(self)
         return self
 
-    def _refresh(self) -> None:
-        self.module_.eval()
-        with torch.no_grad():
-            u, i = self._factors()
-        self.user_factors_, self.item_factors_ = u.detach().clone(), i.detach().clone()
-
     def training_state(self) -> dict[str, Any]:
         """Module and optimizer state after the last finished epoch, for checkpoints."""
         return {"module": self.module_.state_dict(), "optimizer": self.optimizer_.state_dict(),
                 "epoch": self.epoch_}
 
+
+class TorchRecommender(TorchModel, Recommender):
+    """A recommender trained by the shared loop; ``_factors`` gives the user and item vectors it scores with."""
+
+    def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
+                 reg: float = 1e-4, seed: int = 2020) -> None:
+        self.dim = dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.reg = reg
+        self.seed = seed
+
+    def _prepare(self, data: Dataset) -> None:
+        self._check_inputs(data)
+
+    def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _refresh(self) -> None:
+        u, i = self._factors()
+        u = u.detach().clone()
+        # A user with no training interaction never received a gradient: instead of a random vector, give
+        # them the mean user, whose scores follow what most users like (a popularity-like fallback).
+        cold = torch.from_numpy(np.diff(self.seen_.indptr) == 0)
+        if cold.any() and not cold.all():
+            u[cold] = u[~cold].mean(0)
+        self.user_factors_, self.item_factors_ = u, i.detach().clone()
+
     def _score(self, users: torch.Tensor) -> torch.Tensor:
         return self.user_factors_[users] @ self.item_factors_.T
+
+    def score_pairs(self, users: Any, items: Any, *, batch_size: int = 2048) -> np.ndarray:
+        self.check_is_fitted()
+        u = self.user_factors_[torch.as_tensor(np.asarray(users, dtype=np.int64))]
+        i = self.item_factors_[torch.as_tensor(np.asarray(items, dtype=np.int64))]
+        return (u * i).sum(1).to(torch.float64).numpy()
 
     def _state(self) -> dict[str, torch.Tensor]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}

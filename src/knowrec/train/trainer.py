@@ -9,7 +9,8 @@ from pathlib import Path
 
 from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
-from knowrec.models.base import Recommender, TorchRecommender
+from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.models.base import Estimator, TorchModel
 from knowrec.train.callbacks import Checkpointer, EarlyStopping, History, ProgressBar, Validator
 
 
@@ -44,7 +45,7 @@ class Trainer:
         self.show_progress = show_progress
         self.callbacks = list(callbacks)
 
-    def fit(self, model: Recommender, data: Dataset, *, resume: bool = True) -> TrainResult:
+    def fit(self, model: Estimator, data: Dataset | KnowledgeGraph, *, resume: bool = True) -> TrainResult:
         early = None if self.validate is None else EarlyStopping(
             self.validate, self.metric, patience=self.patience, eval_every=self.eval_every)
         history = History(self.folder)
@@ -52,14 +53,14 @@ class Trainer:
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             cbs.append(Checkpointer(self.folder, early, history))
-        if self.show_progress and isinstance(model, TorchRecommender):
+        if self.show_progress and isinstance(model, TorchModel):
             cbs.append(ProgressBar(self.metric, early))
         cbs += self.callbacks
 
         t0 = time.perf_counter()
         state = Checkpointer.read(self.folder) if (self.folder is not None and resume) else None
         resumed_from = None
-        if isinstance(model, TorchRecommender):
+        if isinstance(model, TorchModel):
             if state is not None:
                 history.rows = list(state["history"])
                 if early is not None and state["early"] is not None:
