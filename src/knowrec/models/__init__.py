@@ -1,12 +1,13 @@
 """Models stage: the ``Recommender`` contract and every registered model (imported here to register them)."""
 
-from knowrec.models import bpr, itemknn, kgnet, lightgcn, pop
+from knowrec.models import bpr, cke, itemknn, kgnet, lightgcn, pop
 from knowrec.models.base import MODELS, Recommender, TorchRecommender, register
 from knowrec.models.bpr import BPR
+from knowrec.models.cke import CKE
 from knowrec.models.itemknn import ItemKNN
 from knowrec.models.kgnet import KGNet
 from knowrec.models.lightgcn import LightGCN
 from knowrec.models.pop import Pop
 
-__all__ = ["BPR", "MODELS", "ItemKNN", "KGNet", "LightGCN", "Pop", "Recommender", "TorchRecommender", "bpr",
-           "itemknn", "kgnet", "lightgcn", "pop", "register"]
+__all__ = ["BPR", "CKE", "MODELS", "ItemKNN", "KGNet", "LightGCN", "Pop", "Recommender", "TorchRecommender", "bpr",
+           "cke", "itemknn", "kgnet", "lightgcn", "pop", "register"]

@@ -153,6 +153,12 @@ def _register(name: str):
     return deco
 
 
+def transr_distance(h: torch.Tensor, t: torch.Tensor, r: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
+    """``‖M_r h + r − M_r t‖₂`` for rows of head, tail and relation vectors and their (d × d) projections."""
+    diff = (h - t).unsqueeze(1)  # M_r h − M_r t = M_r (h − t): one product, not two
+    return (torch.bmm(diff, proj).squeeze(1) + r).norm(dim=-1)
+
+
 @_register("transe")
 class TransE(KGEmbedding):
     """Relations as translations: ``d = ‖h + r − t‖₂``."""
@@ -198,9 +204,8 @@ class TransR(KGEmbedding):
         return out
 
     def _distance(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        proj = (self.module_.projection if self.training_now else self.projection_factors_).index_select(0, r)
-        diff = (self._ent(h) - self._ent(t)).unsqueeze(1)  # M_r h − M_r t = M_r (h − t): one product, not two
-        return (torch.bmm(diff, proj).squeeze(1) + self._rel(r)).norm(dim=-1)
+        proj = self.module_.projection if self.training_now else self.projection_factors_
+        return transr_distance(self._ent(h), self._ent(t), self._rel(r), proj.index_select(0, r))
 
 
 @_register("rotate")
