@@ -88,3 +88,18 @@ def test_pop_has_no_similar_items(tiny: Dataset) -> None:
 
     with pytest.raises(NotSupportedError):
         MODELS.get("pop")().fit(tiny).similar_items(0)
+
+
+@pytest.mark.parametrize("name", ["kgnet", "cke"])
+def test_kg_models_need_a_kg(tiny: Dataset, name: str) -> None:
+    from knowrec.errors import MissingInputError
+
+    tiny.kg = None
+    with pytest.raises(MissingInputError, match="knowledge graph"):
+        MODELS.get(name)(**FAST[name]).fit(tiny, show_progress=False)
+
+
+def test_kgnet_exposes_entity_vectors(tiny: Dataset) -> None:
+    m = MODELS.get("kgnet")(**FAST["kgnet"]).fit(tiny, show_progress=False)
+    assert m.entity_factors_.shape == (tiny.kg.n_entities, m.dim)
+    assert m.kg_report_.triples_in == tiny.kg.n_triples

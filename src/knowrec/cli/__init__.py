@@ -38,15 +38,21 @@ def root(
 
 @app.command("models")
 def models_cmd() -> None:
-    """List every model with its parameters, required inputs and citation."""
+    """List every recommender and KG embedding with its parameters, required inputs and citation."""
     from knowrec.models import MODELS
+    from knowrec.models.kge import KGE_MODELS
 
     rows = []
     for name, cls in MODELS:
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         rows.append((name, doc, ", ".join(sorted(cls.requires)) or "interactions",
                      ", ".join(cls.param_names()), cls.citation))
-    console.print(table("Models", ["model", "description", "requires", "parameters", "citation"], rows))
+    console.print(table("Recommenders (knowrec train --model …)",
+                        ["model", "description", "requires", "parameters", "citation"], rows))
+    rows = [(name, (cls.__doc__ or "").strip().splitlines()[0], ", ".join(cls.param_names()), cls.citation)
+            for name, cls in KGE_MODELS]
+    console.print(table("KG embeddings (knowrec kg embed --model …)",
+                        ["model", "description", "parameters", "citation"], rows))
 
 
 def _metric_table(title: str, metrics: dict[str, dict[str, float]]) -> object:
