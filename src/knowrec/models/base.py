@@ -224,10 +224,14 @@ class TorchModel(Estimator):
     of epoch ``e`` is derived from ``(seed, e)``, so a run resumed from a checkpoint gives the same result.
     """
 
-    epochs: int
-    lr: float
-    reg: float
-    seed: int
+    def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
+                 reg: float = 1e-4, seed: int = 2020) -> None:
+        self.dim = dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.reg = reg
+        self.seed = seed
 
     def _prepare(self, data: Any) -> None:
         """Validate ``data`` and record what the model needs from it before building."""
@@ -307,15 +311,6 @@ class TorchModel(Estimator):
 
 class TorchRecommender(TorchModel, Recommender):
     """A recommender trained by the shared loop; ``_factors`` gives the user and item vectors it scores with."""
-
-    def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
-                 reg: float = 1e-4, seed: int = 2020) -> None:
-        self.dim = dim
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.reg = reg
-        self.seed = seed
 
     def _prepare(self, data: Dataset) -> None:
         self._check_inputs(data)

@@ -34,14 +34,9 @@ class KGEmbedding(TorchModel):
 
     def __init__(self, *, dim: int = 64, margin: float = 6.0, neg: int = 8, epochs: int = 100,
                  batch_size: int = 2048, lr: float = 1e-3, reg: float = 0.0, seed: int = 2020) -> None:
-        self.dim = dim
+        super().__init__(dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
         self.margin = margin
         self.neg = neg
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.reg = reg
-        self.seed = seed
 
     # --- training ---------------------------------------------------------------------------------------
     def _prepare(self, kg: KnowledgeGraph) -> None:
