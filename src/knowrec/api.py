@@ -82,8 +82,7 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
     )
     if folder is not None:
         result.save(folder)
-        (folder / Checkpointer.FILE).unlink(missing_ok=True)
-        shutil.rmtree(folder / "best", ignore_errors=True)
+        Checkpointer.discard(folder)
     return result
 
 

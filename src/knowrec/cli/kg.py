@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from knowrec.cli._common import console, friendly_errors, table
+from knowrec.kg.store import NEO4J_URI_ENV
 
 app = typer.Typer(help="Load a knowledge graph into a graph store (LadybugDB or Neo4j) and query it.",
                   no_args_is_help=True)
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="LadybugDB folder (the embedded default).")]
-Neo4jOpt = Annotated[str | None, typer.Option("--neo4j", envvar="KNOWREC_NEO4J_URI",
+Neo4jOpt = Annotated[str | None, typer.Option("--neo4j", envvar=NEO4J_URI_ENV,
                                               help="Neo4j URI (bolt://…); credentials from KNOWREC_NEO4J_USER/"
                                                    "KNOWREC_NEO4J_PASSWORD. Overrides --store.")]
 
@@ -115,7 +116,7 @@ def embed_cmd(
     from knowrec.evaluate.link_prediction import link_prediction, split_triples
     from knowrec.kg.prepare import clean
     from knowrec.models.kge import KGE_MODELS
-    from knowrec.train import Trainer
+    from knowrec.train import Checkpointer, Trainer
 
     torch.set_num_threads(threads)
     data = load_dataset(dataset)
@@ -137,11 +138,8 @@ def embed_cmd(
                         ["metric", "value"], [*scores.items(), ("best epoch", trained.best_epoch),
                                               ("s/epoch", per_epoch)]))
     if out is not None:
-        import shutil
-
         estimator.save(out / "model")
-        (out / "checkpoint.pt").unlink(missing_ok=True)
-        shutil.rmtree(out / "best", ignore_errors=True)
+        Checkpointer.discard(out)
         write_json(out / "metrics.json", {"dataset": data.name, "model": model, "test": scores,
                                           "best_epoch": trained.best_epoch, "seconds_per_epoch": per_epoch,
                                           "kg_report": str(report)})

@@ -81,6 +81,19 @@ def add_inverse(kg: KnowledgeGraph) -> KnowledgeGraph:
                           np.concatenate([kg.tails, kg.heads]), kg.item_entities)
 
 
+def shared_tails(kg: KnowledgeGraph, min_heads: int = 2) -> KnowledgeGraph:
+    """Keep facts whose tail is pointed to by at least ``min_heads`` facts: a tail reached from a single head
+    (an actor of one film) passes nothing between items."""
+    shared = np.bincount(kg.tails, minlength=kg.n_entities) >= min_heads
+    return _rebuild(kg, shared[kg.tails])
+
+
+def item_links(kg: KnowledgeGraph) -> tuple[torch.Tensor, torch.Tensor]:
+    """The linked items and their entities, as two index tensors."""
+    linked = np.flatnonzero(kg.item_entities >= 0)
+    return torch.from_numpy(linked), torch.from_numpy(kg.item_entities[linked])
+
+
 def cap_degree(kg: KnowledgeGraph, max_degree: int, *, seed: int = 0) -> KnowledgeGraph:
     """Keep at most ``max_degree`` random triples per head entity (tames hubs such as genres or countries)."""
     rng = np.random.default_rng(seed)

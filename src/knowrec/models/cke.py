@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from knowrec.data.dataset import Dataset
-from knowrec.kg.prepare import clean
+from knowrec.kg.prepare import clean, item_links
 from knowrec.models.base import register
 from knowrec.models.bpr import BPR
 from knowrec.models.kge import transr_distance
@@ -37,9 +37,7 @@ class CKE(BPR):
         kg, self.kg_report_ = clean(data.kg)
         self._triples = np.stack([kg.heads, kg.relations, kg.tails], axis=1)
         self._n_entities = kg.n_entities
-        linked = kg.item_entities >= 0
-        self._linked_items = torch.from_numpy(np.flatnonzero(linked))
-        self._linked_entities = torch.from_numpy(kg.item_entities[linked])
+        self._linked_items, self._linked_entities = item_links(kg)
         module.entity = nn.Embedding(kg.n_entities, self.dim)
         module.relation = nn.Embedding(kg.n_relations, self.dim)
         module.projection = nn.Parameter(torch.eye(self.dim).repeat(kg.n_relations, 1, 1))

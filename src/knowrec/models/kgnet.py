@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from knowrec.data.dataset import Dataset
-from knowrec.data.knowledge import KnowledgeGraph
-from knowrec.kg.prepare import add_inverse, cap_degree, clean
+from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_links, shared_tails
 from knowrec.models.base import register
 from knowrec.models.lightgcn import LightGCN
 
@@ -51,20 +50,14 @@ class KGNet(LightGCN):
         module = super()._build(data)
         kg, self.kg_report_ = clean(data.kg)
         kg = add_inverse(kg)
-        # A tail entity that only one head points to (an actor of a single film) passes nothing between
-        # items; it would only act as a free per-item vector, which overfits. Keep facts with shared tails.
-        shared = np.bincount(kg.tails, minlength=kg.n_entities) >= 2
-        kg = KnowledgeGraph(kg.entity_ids, kg.relation_ids, kg.heads[shared[kg.tails]],
-                            kg.relations[shared[kg.tails]], kg.tails[shared[kg.tails]], kg.item_entities)
+        kg = shared_tails(kg)  # an unshared tail would act as a free per-item vector, which overfits
         if self.max_degree:
             kg = cap_degree(kg, self.max_degree, seed=self.seed)
-        linked = kg.item_entities >= 0
-        self._linked_items = torch.from_numpy(np.flatnonzero(linked))
-        self._linked_entities = torch.from_numpy(kg.item_entities[linked])
+        self._linked_items, self._linked_entities = item_links(kg)
         # Receptive-field pruning: only items' entities are read out, so layer l needs only the facts whose
         # head lies within (kg_layers - l) hops of an item; everything else would be computed and discarded.
         needed = np.zeros(kg.n_entities, dtype=bool)
-        needed[kg.item_entities[linked]] = True
+        needed[self._linked_entities.numpy()] = True
         self._layer_edges = []
         for _ in range(self.kg_layers):
             use = needed[kg.heads]
@@ -98,11 +91,9 @@ class KGNet(LightGCN):
 
     def _ego(self) -> tuple[torch.Tensor, torch.Tensor]:
         users, items = super()._ego()
+        entities = self._propagate_kg()
+        if not self.module_.training:  # the refresh after an epoch: expose the KG vectors it just computed
+            self.entity_factors_ = entities.detach().clone()
         kg_items = torch.zeros_like(items).index_copy_(
-            0, self._linked_items, self._propagate_kg().index_select(0, self._linked_entities))
+            0, self._linked_items, entities.index_select(0, self._linked_entities))
         return users, items + kg_items
-
-    def _refresh(self) -> None:
-        super()._refresh()
-        with torch.no_grad():
-            self.entity_factors_ = self._propagate_kg().detach().clone()

@@ -112,6 +112,14 @@ class Checkpointer(Callback):
             torch.save(state, tmp)
 
     @classmethod
+    def discard(cls, folder: Path) -> None:
+        """Remove the checkpoint and ``best/`` once a run has finished and saved its final model."""
+        import shutil
+
+        (folder / cls.FILE).unlink(missing_ok=True)
+        shutil.rmtree(folder / "best", ignore_errors=True)
+
+    @classmethod
     def read(cls, folder: Path) -> dict[str, Any] | None:
         path = folder / cls.FILE
         return torch.load(path, weights_only=True) if path.is_file() else None

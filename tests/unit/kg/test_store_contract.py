@@ -11,7 +11,7 @@ import pytest
 
 from knowrec.data import Dataset, load_dataset
 from knowrec.errors import ConfigError, UnknownNameError
-from knowrec.kg.store import GraphStore, open_store
+from knowrec.kg.store import NEO4J_URI_ENV, GraphStore, open_store
 
 BACKENDS = ["ladybug", "neo4j"]
 
@@ -19,7 +19,7 @@ BACKENDS = ["ladybug", "neo4j"]
 @pytest.fixture(params=BACKENDS)
 def store(request, tmp_path: Path) -> Iterator[GraphStore]:
     if request.param == "neo4j":
-        uri = os.environ.get("KNOWREC_NEO4J_URI")
+        uri = os.environ.get(NEO4J_URI_ENV)
         if not uri:
             pytest.skip("Neo4j: set KNOWREC_NEO4J_URI (and KNOWREC_NEO4J_USER/PASSWORD) to run against a server")
         s = open_store(uri)
