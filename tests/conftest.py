@@ -15,6 +15,12 @@ from knowrec.data import Dataset, attribute_kg
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Text vectors and downloads go to a throwaway cache, shared by the session's tests."""
+    os.environ["KNOWREC_CACHE_DIR"] = str(tmp_path_factory.mktemp("knowrec-cache"))
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """``$KNOWREC_DATA_DIR``; the README's test command sets it to ../shared/data."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import resource
 import shutil
@@ -13,6 +14,7 @@ import torch
 from knowrec._io import read_json, write_json
 from knowrec.config import RunConfig
 from knowrec.data.hub import load_dataset
+from knowrec.data.split import SplitKind
 from knowrec.data.split import split as make_split
 from knowrec.errors import ConfigError, did_you_mean
 from knowrec.evaluate.ctr import CTREvaluator
@@ -35,7 +37,23 @@ def build_model(config: RunConfig) -> Recommender:
     if unknown:
         raise ConfigError(f"model {config.model!r} has no parameter {unknown[0]!r}."
                           + did_you_mean(unknown[0], cls.param_names()))
-    return cls(**params)
+    return cls(**_coerce(cls, params))
+
+
+def _coerce(cls: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
+    """Numbers that arrived as text (YAML reads ``1e-3`` as a string) become the type of the default."""
+    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+    out = dict(params)
+    for key, value in params.items():
+        default = defaults.get(key)
+        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+            try:
+                out[key] = type(default)(float(value)) if isinstance(default, int) else float(value)
+            except ValueError:
+                raise ConfigError(f"model parameter {key}={value!r} is not a number") from None
+        elif isinstance(value, int) and isinstance(default, float) and not isinstance(value, bool):
+            out[key] = float(value)
+    return out
 
 
 def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, show_progress: bool = True,
@@ -60,9 +78,12 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
     split = make_split(data, config.split, seed=config.seed, ratios=config.ratios, cold_share=config.cold_share)
     evaluator = Evaluator(data, split, ks=config.ks)
     ctr = None if data.negatives is None else CTREvaluator(data, split)
+    # a cold-item split ranks the held-out cold items among themselves (CLCRec/Heater), and over all items too
+    cold = {"valid": split.cold_valid, "test": split.cold_test} if split.kind is SplitKind.COLD_ITEM else {}
 
     def validate(m: Recommender) -> dict[str, float]:
-        return evaluator.evaluate(m, "valid").metrics | ({} if ctr is None else ctr.validate(m))
+        valid = evaluator.evaluate(m, "valid", candidates=cold.get("valid")).metrics
+        return valid | ({} if ctr is None else ctr.validate(m))
 
     trainer = Trainer(
         validate=validate,
@@ -70,7 +91,9 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
         folder=folder, show_progress=show_progress,
     )
     trained = trainer.fit(model, split.train(data), resume=resume)
-    valid, test = evaluator.evaluate(model, "valid"), evaluator.evaluate(model, "test")
+    valid = evaluator.evaluate(model, "valid", candidates=cold.get("valid"))
+    test = evaluator.evaluate(model, "test", candidates=cold.get("test"))
+    test_all = evaluator.evaluate(model, "test").metrics if cold else None
     if ctr is not None:  # the CTR protocol of RippleNet-style data: AUC and F1 as well
         scores = ctr.evaluate(model)
         valid.metrics.update(scores["valid"])
@@ -78,7 +101,7 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
     result = RunResult(
         config=config, model=model, split=split, valid=valid, test=test,
         train=trained, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        data_fingerprint=data.fingerprint(), data=data,
+        data_fingerprint=data.fingerprint(), data=data, test_all_items=test_all,
     )
     if folder is not None:
         result.save(folder)

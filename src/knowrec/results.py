@@ -46,6 +46,8 @@ class RunResult:
     peak_rss_mb: float
     data_fingerprint: str
     data: Dataset | None = field(default=None, repr=False)
+    #: On a cold-item split ``test`` ranks the cold items only; this ranks them among all items.
+    test_all_items: dict[str, float] | None = None
 
     def metrics(self) -> dict[str, Any]:
         """The content of ``metrics.json``."""
@@ -62,7 +64,7 @@ class RunResult:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "valid": self.valid.metrics,
             "test": self.test.metrics,
-        }
+        } | ({} if self.test_all_items is None else {"test_all_items": self.test_all_items})
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -102,6 +104,7 @@ class RunResult:
                               metrics["time_to_best_seconds"], meta.get("resumed_from_epoch")),
             peak_rss_mb=metrics["peak_rss_mb"],
             data_fingerprint=meta["data_fingerprint"],
+            test_all_items=metrics.get("test_all_items"),
         )
 
     def recommend(self, data: Dataset, user_id: Any, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:

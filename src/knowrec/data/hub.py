@@ -209,8 +209,13 @@ DATASETS.register("amazon-book", aliases=("kgat-amazon-book",))(DatasetSpec(
 ))
 
 
+def cache_root() -> Path:
+    """knowrec's cache: ``$KNOWREC_CACHE_DIR`` or ``~/.cache/knowrec`` (datasets, text embeddings)."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "knowrec")
+
+
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "knowrec") / "datasets"
+    return cache_root() / "datasets"
 
 
 def sha256_of(path: Path) -> str:

@@ -60,14 +60,13 @@ class Evaluator:
         self._masks = {"valid": m[TRAIN], "test": (m[TRAIN] + m[VALID]).tocsr()}
         self._popularity = torch.from_numpy(np.asarray(m[TRAIN].sum(0)).ravel())
         self._item_vectors = _svd_item_vectors(m[TRAIN])
-        self._candidates = None
-        if candidates is not None:
-            self._candidates = torch.zeros(self.n_items, dtype=torch.bool)
-            self._candidates[torch.as_tensor(np.asarray(candidates, dtype=np.int64))] = True
+        self._candidates = None if candidates is None else _item_mask(candidates, self.n_items)
 
-    def evaluate(self, model: Any, part: Part = "test") -> EvalResult:
-        """Rank all items for every user with a held-out positive in ``part``; return means and per-user arrays."""
+    def evaluate(self, model: Any, part: Part = "test", *, candidates: np.ndarray | None = None) -> EvalResult:
+        """Rank all items (or ``candidates``, else those given at construction) for every user with a held-out
+        positive in ``part``; return means and per-user arrays."""
         positives, mask = self._positives[part], self._masks[part]
+        allowed = self._candidates if candidates is None else _item_mask(candidates, self.n_items)
         n_pos_all = np.diff(positives.indptr)
         users = np.flatnonzero(n_pos_all > 0)
         kmax = min(max(self.ks), self.n_items)
@@ -78,8 +77,8 @@ class Evaluator:
             scores = model.score(batch).detach().to(torch.float32).clone()
             rows, cols = mask[batch].nonzero()
             scores[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)] = -torch.inf
-            if self._candidates is not None:
-                scores[:, ~self._candidates] = -torch.inf
+            if allowed is not None:
+                scores[:, ~allowed] = -torch.inf
             values, top = torch.topk(scores, kmax, dim=1)
             pos = torch.from_numpy(positives[batch].toarray() > 0)
             hits = pos.gather(1, top) & torch.isfinite(values)  # fewer than k candidates: no hit past them
@@ -98,6 +97,12 @@ class Evaluator:
                 shown = torch.unique(all_top[:, :k])
                 means[f"coverage@{k}"] = int((shown >= 0).sum()) / self.n_items
         return EvalResult(metrics=dict(sorted(means.items())), users=users, per_user=arrays)
+
+
+def _item_mask(items: np.ndarray, n_items: int) -> torch.Tensor:
+    mask = torch.zeros(n_items, dtype=torch.bool)
+    mask[torch.as_tensor(np.asarray(items, dtype=np.int64))] = True
+    return mask
 
 
 def _matrix(data: Dataset, mask: np.ndarray) -> sp.csr_matrix:

@@ -163,3 +163,14 @@ def collaborative_kg(train: Dataset, kg: KnowledgeGraph | None = None, *, invers
         edge_type=torch.from_numpy(np.concatenate(types).astype(np.int64)), relation_names=tuple(names),
         n_cf_edges=2 * len(u),
     )
+
+
+def item_facts(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every fact whose head is an item's entity, as ``(item, relation, tail)`` index arrays."""
+    items, entities = (t.numpy() for t in item_links(kg))
+    order = np.argsort(kg.heads, kind="stable")
+    lo = np.searchsorted(kg.heads[order], entities, side="left")
+    counts = np.searchsorted(kg.heads[order], entities, side="right") - lo
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    facts = order[starts + np.arange(counts.sum())]
+    return np.repeat(items, counts), kg.relations[facts], kg.tails[facts]

@@ -102,6 +102,8 @@ class Recommender(Estimator):
             raise ConfigError(f"cannot fit {type(self).__name__} on a dataset with no interactions")
         if "kg" in self.requires and data.kg is None:
             raise MissingInputError(f"{type(self).__name__} needs a knowledge graph; dataset {data.name!r} has none")
+        if "item_text" in self.requires and data.item_table is None:
+            raise MissingInputError(f"{type(self).__name__} needs item text; dataset {data.name!r} has no item fields")
         self.n_users_, self.n_items_ = data.n_users, data.n_items
         self.seen_ = data.matrix()
 
@@ -195,7 +197,14 @@ class Recommender(Estimator):
                 "model": self.name, "params": self.get_params(), "n_users": self.n_users_,
                 "n_items": self.n_items_, "knowrec_version": __version__,
             })
+            self._save_extra(tmp)
         return path
+
+    def _save_extra(self, folder: Path) -> None:
+        """Write files beyond the tensors (vocabularies, say) into the model folder being saved."""
+
+    def _load_extra(self, folder: Path) -> None:
+        """Read what ``_save_extra`` wrote."""
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
@@ -213,6 +222,7 @@ class Recommender(Estimator):
         model.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
                                     shape=(model.n_users_, model.n_items_))
         model._set_state(tensors)
+        model._load_extra(path)
         return model
 
 
@@ -250,9 +260,6 @@ class TorchModel(Estimator):
 
     def _refresh(self) -> None:
         """Recompute the learned tensors used for scoring after an epoch."""
-        raise NotImplementedError
-
-    def _state(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def fit(self, data: Any, *, callbacks: Sequence[Callback] = (), show_progress: bool = True,
@@ -309,7 +316,23 @@ class TorchModel(Estimator):
                 "epoch": self.epoch_}
 
 
-class TorchRecommender(TorchModel, Recommender):
+class FactorRecommender(Recommender):
+    """A recommender that scores by dot products of learned ``user_factors_`` and ``item_factors_``."""
+
+    def _score(self, users: torch.Tensor) -> torch.Tensor:
+        return self.user_factors_[users] @ self.item_factors_.T
+
+    def score_pairs(self, users: Any, items: Any, *, batch_size: int = 2048) -> np.ndarray:
+        self.check_is_fitted()
+        u = self.user_factors_[torch.as_tensor(np.asarray(users, dtype=np.int64))]
+        i = self.item_factors_[torch.as_tensor(np.asarray(items, dtype=np.int64))]
+        return (u * i).sum(1).to(torch.float64).numpy()
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+
+class TorchRecommender(TorchModel, FactorRecommender):
     """A recommender trained by the shared loop; ``_factors`` gives the user and item vectors it scores with."""
 
     def _prepare(self, data: Dataset) -> None:
@@ -328,17 +351,6 @@ class TorchRecommender(TorchModel, Recommender):
             u[cold] = u[~cold].mean(0)
         self.user_factors_, self.item_factors_ = u, i.detach().clone()
 
-    def _score(self, users: torch.Tensor) -> torch.Tensor:
-        return self.user_factors_[users] @ self.item_factors_.T
-
-    def score_pairs(self, users: Any, items: Any, *, batch_size: int = 2048) -> np.ndarray:
-        self.check_is_fitted()
-        u = self.user_factors_[torch.as_tensor(np.asarray(users, dtype=np.int64))]
-        i = self.item_factors_[torch.as_tensor(np.asarray(items, dtype=np.int64))]
-        return (u * i).sum(1).to(torch.float64).numpy()
-
-    def _state(self) -> dict[str, torch.Tensor]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 
 
 def pair_batches(users: np.ndarray, items: np.ndarray, batch_size: int, rng: np.random.Generator,

@@ -23,25 +23,30 @@ def normalized_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_i
     deg = np.bincount(rows, minlength=n_users + n_items).astype(np.float32)
     inv = np.zeros_like(deg)
     np.power(deg, -0.5, out=inv, where=deg > 0)
-    values = inv[rows] * inv[cols]
-    adj = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, cols])), torch.from_numpy(values),
-                                  (n_users + n_items, n_users + n_items), check_invariants=True).coalesce()
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul used here is stable
-        warnings.simplefilter("ignore", UserWarning)
-        return adj.to_sparse_csr()
+    return sparse_csr(rows, cols, inv[rows] * inv[cols], (n_users + n_items, n_users + n_items))
 
 
-class SymmetricSpMM(torch.autograd.Function):
-    """``adj @ x`` for a symmetric sparse ``adj``: the gradient is ``adj @ grad``, 3× faster than autograd's."""
+class SpMM(torch.autograd.Function):
+    """``adj @ x`` for a sparse ``adj`` with its transpose given: the gradient is ``adj_t @ grad``, 3× faster
+    than autograd's sparse backward (pass ``adj`` twice when it is symmetric)."""
 
     @staticmethod
-    def forward(ctx: Any, adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        ctx.adj = adj
+    def forward(ctx: Any, adj: torch.Tensor, adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.adj_t = adj_t
         return adj @ x
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
-        return None, ctx.adj @ grad
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:
+        return None, None, ctx.adj_t @ grad
+
+
+def sparse_csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
+    """A coalesced sparse CSR tensor from COO arrays."""
+    coo = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, cols]).astype(np.int64)),
+                                  torch.from_numpy(values.astype(np.float32)), shape, check_invariants=True)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.coalesce().to_sparse_csr()
 
 
 @register("lightgcn", aliases=("light-gcn",))
@@ -65,7 +70,7 @@ class LightGCN(BPR):
         x = torch.cat([users, items])
         total = x
         for _ in range(self.layers):
-            x = SymmetricSpMM.apply(self._adj, x)
+            x = SpMM.apply(self._adj, self._adj, x)
             total = total + x
         out = total / (self.layers + 1)
         return out[: self.n_users_], out[self.n_users_:]

@@ -1,0 +1,450 @@
+"""Hybrid: one vector per item from its ID, its knowledge-graph facts and its text, trained by full softmax.
+
+An item's vector mixes up to three sources — an ID embedding, the relation-modulated mean of its KG
+neighbours' entity embeddings, and a projection of its language-model text vector — with fixed weights or a
+learned per-item gate. A user is a global popularity vector plus their ID embedding, an aggregate (mean or
+attention) of the vectors of the items in their history and a projection of their own text. Scores are dot
+products over a temperature, trained with softmax cross-entropy over all items (or a sampled softmax with
+logQ correction). Source dropout hides the ID part of a share of items and users in every batch, so the
+fused vector stays good without it: items and users never seen in training are scored from their text,
+facts and history alone (``add_items``, ``user_vectors``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from knowrec._io import read_json, write_json
+from knowrec.data.dataset import Dataset
+from knowrec.errors import ConfigError, NotSupportedError
+from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts, shared_tails
+from knowrec.models.base import TorchRecommender, register
+from knowrec.models.lightgcn import SpMM, sparse_csr
+from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts, user_texts
+from knowrec.text.templates import texts_for
+
+logger = logging.getLogger(__name__)
+VOCAB_FILE = "vocab.json"
+
+
+class Source(StrEnum):
+    ID = "id"
+    KG = "kg"
+    TEXT = "text"
+
+
+class Fusion(StrEnum):
+    FIXED = "fixed"
+    GATE = "gate"
+
+
+class Aggregation(StrEnum):
+    MEAN = "mean"
+    ATTENTION = "attention"
+
+
+class SoftmaxLoss(StrEnum):
+    FULL = "softmax"
+    SAMPLED = "sampled"
+
+
+def parse_sources(sources: str | Sequence[str]) -> list[Source]:
+    """``"id,kg,text"`` → the sources in their canonical order, checked."""
+    names = [s.strip().lower() for s in (sources.split(",") if isinstance(sources, str) else sources) if s.strip()]
+    try:
+        chosen = {Source(n) for n in names}
+    except ValueError:
+        raise ConfigError(f"unknown source in {sources!r}; choose from {', '.join(Source)}") from None
+    if not chosen:
+        raise ConfigError("sources is empty; choose some of id, kg, text")
+    return [s for s in Source if s in chosen]
+
+
+def _enum(kind: type[StrEnum], value: str, what: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"unknown {what} {value!r}; choose one of {', '.join(kind)}") from None
+
+
+class HybridNet(nn.Module):
+    """The trainable parts; which exist depends on the sources and options."""
+
+    def __init__(self, *, n_users: int, n_items: int, dim: int, n_entities: int = 0, n_relations: int = 0,
+                 text_dim: int = 0, user_text_dim: int = 0, n_sources: int = 1, gate: bool = False,
+                 attention: bool = False) -> None:
+        super().__init__()
+        self.user_bias = nn.Parameter(torch.zeros(dim))  # every user's share: what most people like
+        self.user_id = nn.Embedding(n_users, dim)
+        self.item_id = nn.Embedding(n_items, dim)
+        nn.init.normal_(self.user_id.weight, std=0.1)
+        nn.init.normal_(self.item_id.weight, std=0.1)
+        if n_entities:
+            self.entity = nn.Embedding(n_entities, dim)
+            self.relation = nn.Embedding(n_relations, dim)
+            nn.init.normal_(self.entity.weight, std=0.1)
+            nn.init.normal_(self.relation.weight, mean=1.0, std=0.1)
+        if text_dim:
+            self.text_proj = nn.Linear(text_dim, dim)
+        if user_text_dim:
+            self.user_text_proj = nn.Linear(user_text_dim, dim)
+        if gate:
+            self.gate = nn.Linear(n_sources * dim, n_sources)
+        if attention:
+            self.query = nn.Parameter(torch.zeros(dim))
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor], n_sources: int) -> HybridNet:
+        """Rebuild the module from saved parameters (their shapes say which parts exist)."""
+        def rows(key: str) -> int:
+            return state[key].shape[0] if key in state else 0
+
+        def cols(key: str) -> int:
+            return state[key].shape[1] if key in state else 0
+
+        net = cls(n_users=rows("user_id.weight"), n_items=rows("item_id.weight"), dim=state["user_bias"].shape[0],
+                  n_entities=rows("entity.weight"), n_relations=rows("relation.weight"),
+                  text_dim=cols("text_proj.weight"), user_text_dim=cols("user_text_proj.weight"),
+                  n_sources=n_sources, gate="gate.weight" in state, attention="query" in state)
+        net.load_state_dict(state)
+        return net.eval()
+
+
+@register("hybrid", aliases=("knowrec",))
+class Hybrid(TorchRecommender):
+    """ID ⊕ KG ⊕ LM item vectors (fixed or gated fusion), history-aware users, softmax cross-entropy.
+
+    ``sources`` picks the parts (``"id,kg,text"``); sources the data lacks are left out with a warning, so
+    the model degrades to what is there. ``finetune="frozen"`` keeps the language model's vectors fixed and
+    trains a projection of them.
+    """
+
+    citation = ("knowrec's own model; the softmax and logQ correction follow Covington et al. (RecSys 2016) and "
+                "Yi et al. (RecSys 2019), source dropout follows Volkovs et al. DropoutNet (NeurIPS 2017).")
+
+    def __init__(self, *, dim: int = 64, sources: str = "id,kg,text", fusion: str = "fixed",
+                 weights: str = "", source_dropout: float = 0.3, aggregation: str = "mean",
+                 temperature: float = 0.2, cosine: bool = True, dropout: float = 0.1, loss: str = "softmax",
+                 n_samples: int = 1024, max_degree: int = 32, text_model: str = DEFAULT_TEXT_MODEL,
+                 text_template: str = "", finetune: str = "frozen", epochs: int = 300, batch_size: int = 1024,
+                 lr: float = 5e-3, reg: float = 1e-4, seed: int = 2020) -> None:
+        super().__init__(dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
+        self.sources = sources
+        self.fusion = fusion
+        self.weights = weights
+        self.source_dropout = source_dropout
+        self.aggregation = aggregation
+        self.temperature = temperature
+        self.cosine = cosine
+        self.dropout = dropout
+        self.loss = loss
+        self.n_samples = n_samples
+        self.max_degree = max_degree
+        self.text_model = text_model
+        self.text_template = text_template
+        self.finetune = finetune
+
+    # --- set-up -----------------------------------------------------------------------------------------
+    def _check_options(self) -> None:
+        self._fusion = _enum(Fusion, self.fusion, "fusion")
+        self._aggregation = _enum(Aggregation, self.aggregation, "aggregation")
+        self._loss_kind = _enum(SoftmaxLoss, self.loss, "loss")
+        if self.finetune != "frozen":
+            raise NotSupportedError(f"finetune={self.finetune!r} is not available; only 'frozen' is")
+        if not 0 <= self.source_dropout < 1 or not 0 <= self.dropout < 1:
+            raise ConfigError("source_dropout and dropout must lie in [0, 1)")
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature must be positive, got {self.temperature}")
+
+    def _build(self, data: Dataset) -> nn.Module:
+        self._check_options()
+        wanted = parse_sources(self.sources)
+        self._users, self._items = data.users, data.items
+        counts = np.bincount(data.items, minlength=data.n_items)
+        self._popularity = torch.from_numpy(counts.astype(np.float32))
+        self._has = {Source.ID: torch.from_numpy(counts > 0)}
+        kg_sizes: dict[str, int] = {}
+        if Source.KG in wanted and data.kg is not None:
+            kg_sizes = self._prepare_kg(data)
+        texts = item_texts(data, self.text_template or None) if Source.TEXT in wanted else None
+        text_dim = user_dim = 0
+        if texts is not None:
+            encoder = TextEncoder(self.text_model)
+            self._item_text = torch.from_numpy(encoder.encode(texts))
+            self._has[Source.TEXT] = torch.tensor([bool(t.strip()) for t in texts])
+            text_dim = self._item_text.shape[1]
+            profiles = user_texts(data)
+            if profiles is not None:
+                self._user_text = torch.from_numpy(encoder.encode(profiles))
+                user_dim = self._user_text.shape[1]
+        missing = [s for s in wanted if s not in self._has]
+        if missing:
+            logger.warning("dataset %r has no %s: the hybrid model uses %s", data.name, " or ".join(missing),
+                           ", ".join(s for s in wanted if s in self._has))
+        self.sources_ = [str(s) for s in wanted if s in self._has]
+        self._weights = self._fixed_weights(wanted)
+        self._history = data.matrix()
+        self._hist, self._hist_t = _history_operators(self._history)
+        return HybridNet(n_users=data.n_users, n_items=data.n_items, dim=self.dim, text_dim=text_dim,
+                         user_text_dim=user_dim, n_sources=len(self.sources_), gate=self._fusion is Fusion.GATE,
+                         attention=self._aggregation is Aggregation.ATTENTION, **kg_sizes)
+
+    def _prepare_kg(self, data: Dataset) -> dict[str, int]:
+        kg, self.kg_report_ = clean(data.kg)
+        kg = shared_tails(add_inverse(kg))  # a tail no other item shares would be a free per-item vector
+        if self.max_degree:
+            kg = cap_degree(kg, self.max_degree, seed=self.seed)
+        items, rels, tails = item_facts(kg)
+        self._facts = tuple(torch.from_numpy(a) for a in (items, rels, tails))
+        self._fact_count = torch.from_numpy(np.bincount(items, minlength=data.n_items).astype(np.float32))
+        self._has[Source.KG] = self._fact_count > 0
+        self.entity_ids_, self.relation_ids_ = kg.entity_ids, kg.relation_ids
+        return {"n_entities": kg.n_entities, "n_relations": kg.n_relations}
+
+    def _fixed_weights(self, wanted: list[Source]) -> torch.Tensor:
+        if not self.weights:
+            return torch.ones(len(self.sources_))
+        values = [float(w) for w in str(self.weights).split(",")]
+        if len(values) != len(wanted) or min(values) < 0:
+            raise ConfigError(f"weights needs one non-negative number per source ({', '.join(wanted)}), "
+                              f"got {self.weights!r}")
+        return torch.tensor([w for s, w in zip(wanted, values, strict=True) if str(s) in self.sources_])
+
+    # --- the model --------------------------------------------------------------------------------------
+    def _source_vectors(self, net: HybridNet) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-source item vectors ``(n_items, S, dim)`` and which exist ``(n_items, S)``."""
+        vectors, present = [], []
+        for name in self.sources_:
+            source = Source(name)
+            if source is Source.ID:
+                vectors.append(net.item_id.weight)
+            elif source is Source.KG:
+                items, rels, tails = self._facts
+                msg = net.relation.weight.index_select(0, rels) * net.entity.weight.index_select(0, tails)
+                total = torch.zeros(len(self._fact_count), self.dim).index_add_(0, items, msg)
+                vectors.append(total / self._fact_count.clamp_min(1).unsqueeze(1))
+            else:
+                vectors.append(net.text_proj(self._item_text))
+            present.append(self._has[source])
+        return torch.stack(vectors, 1), torch.stack(present, 1).float()
+
+    def _fuse(self, net: HybridNet, vectors: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """Mix the present sources: fixed weights renormalised over them, or a learned gate."""
+        if self._fusion is Fusion.GATE:
+            logits = net.gate((vectors * present.unsqueeze(-1)).flatten(1))
+            weights = torch.softmax(logits.masked_fill(present == 0, -torch.inf), 1).nan_to_num(0.0)
+        else:
+            weights = present * self._weights
+            weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
+        return (weights.unsqueeze(-1) * vectors).sum(1)
+
+    def _history_weights(self, net: HybridNet, items: torch.Tensor) -> torch.Tensor:
+        if self._aggregation is Aggregation.MEAN:
+            return torch.ones(len(items))
+        return torch.exp((items @ net.query).clamp(-20, 20))
+
+    def _users_from(self, net: HybridNet, history_sum: torch.Tensor,
+                    history_weight: torch.Tensor, users: torch.Tensor | None, use_id: torch.Tensor | None,
+                    user_text: torch.Tensor | None) -> torch.Tensor:
+        """User vectors: popularity + ID (where ``use_id``) + history aggregate + projected profile text."""
+        u = net.user_bias + history_sum / history_weight.clamp_min(1e-9).unsqueeze(1)
+        if users is not None and Source.ID in self.sources_:
+            u = u + net.user_id(users) * use_id.unsqueeze(1)
+        if user_text is not None and hasattr(net, "user_text_proj"):
+            u = u + net.user_text_proj(user_text)
+        return u
+
+    def _item_vectors(self, net: HybridNet, drop: torch.Tensor | None = None) -> torch.Tensor:
+        vectors, present = self._source_vectors(net)
+        if Source.ID in self.sources_:
+            col = self.sources_.index(Source.ID)
+            keep = self._has[Source.ID].float() if drop is None else self._has[Source.ID].float() * ~drop
+            present = torch.cat([present[:, :col], keep.unsqueeze(1), present[:, col + 1:]], 1)
+        return self._fuse(net, vectors, present)
+
+    def _unit(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x, dim=-1) if self.cosine else x
+
+    def _scale(self, users: torch.Tensor) -> torch.Tensor:
+        """Scored user vectors: unit length when ``cosine``, divided by the temperature."""
+        return self._unit(users) / self.temperature
+
+    # --- training ---------------------------------------------------------------------------------------
+    def _n_batches(self) -> int:
+        return -(-len(self._users) // self.batch_size)
+
+    def _batches(self, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = rng.permutation(len(self._users))
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s:s + self.batch_size]
+            yield torch.from_numpy(self._users[idx]), torch.from_numpy(self._items[idx])
+
+    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        users, pos = batch
+        net = self.module_
+        p = self.source_dropout
+        item_drop = torch.rand(self.n_items_) < p if p else None
+        items = nn.functional.dropout(self._unit(self._item_vectors(net, item_drop)), self.dropout, training=True)
+        a = self._history_weights(net, items)
+        # the history aggregate leaves the target out: (sum over history - target) / (weights - target's)
+        weighted = SpMM.apply(self._hist, self._hist_t, a.unsqueeze(1) * items).index_select(0, users)
+        total = (self._hist @ a.unsqueeze(1)).squeeze(1).index_select(0, users)
+        target = items.index_select(0, pos)
+        a_t = a.index_select(0, pos)
+        use_id = (torch.rand(len(users)) >= p).float() if p else torch.ones(len(users))
+        text = None if not hasattr(self, "_user_text") else self._user_text.index_select(0, users)
+        u = self._users_from(net, weighted - a_t.unsqueeze(1) * target, total - a_t, users, use_id, text)
+        u = self._scale(nn.functional.dropout(u, self.dropout, training=True))
+        if self._loss_kind is SoftmaxLoss.FULL:
+            main = nn.functional.cross_entropy(u @ items.T, pos)
+        else:
+            main = self._sampled_softmax(u, items, pos)
+        l2 = net.user_id(users).pow(2).sum() + target.pow(2).sum()
+        if Source.ID in self.sources_:
+            l2 = l2 + net.item_id(pos).pow(2).sum()
+        return main + self.reg * l2 / (2 * len(users))
+
+    def _sampled_softmax(self, u: torch.Tensor, items: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Softmax over the positive and ``n_samples`` popularity-sampled items, logits corrected by log q."""
+        q = (self._popularity + 1).pow(0.75)
+        q = q / q.sum()
+        neg = torch.multinomial(q, self.n_samples, replacement=True)
+        log_q = q.log()
+        pos_logit = (u * items.index_select(0, pos)).sum(1, keepdim=True) - log_q.index_select(0, pos).unsqueeze(1)
+        neg_logit = u @ items.index_select(0, neg).T - log_q.index_select(0, neg)
+        neg_logit = neg_logit.masked_fill(neg.unsqueeze(0) == pos.unsqueeze(1), -torch.inf)  # accidental hits
+        logits = torch.cat([pos_logit, neg_logit], 1)
+        return nn.functional.cross_entropy(logits, torch.zeros(len(u), dtype=torch.long))
+
+    def _refresh(self) -> None:
+        net = self.module_
+        items = self._unit(self._item_vectors(net))
+        a = self._history_weights(net, items)
+        weighted = self._hist @ (a.unsqueeze(1) * items)
+        total = (self._hist @ a.unsqueeze(1)).squeeze(1)
+        users = torch.arange(self.n_users_)
+        has_history = torch.from_numpy(np.diff(self.seen_.indptr) > 0).float()
+        text = getattr(self, "_user_text", None)
+        self.user_factors_ = self._scale(self._users_from(net, weighted, total, users, has_history, text))
+        self.item_factors_ = items.detach().clone()
+        self.user_factors_ = self.user_factors_.detach().clone()
+
+    # --- serving: new users and new items without retraining --------------------------------------------
+    def user_vectors(self, histories: Sequence[Iterable[int]], texts: Sequence[str] | None = None) -> torch.Tensor:
+        """Vectors for users the model has not seen, from their item histories and/or profile texts."""
+        self.check_is_fitted()
+        net = self._net()
+        indptr = np.concatenate([[0], np.cumsum([len(list(h)) for h in histories])])
+        cols = np.fromiter((int(i) for h in histories for i in h), dtype=np.int64, count=int(indptr[-1]))
+        if len(cols) and (cols.min() < 0 or cols.max() >= self.n_items_):
+            raise IndexError(f"history item index out of range [0, {self.n_items_})")
+        matrix = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, indptr),
+                               shape=(len(histories), self.n_items_))
+        with torch.no_grad():
+            items = self.item_factors_
+            a = self._history_weights(net, items)
+            hist = torch.from_numpy(matrix.toarray())
+            weighted, total = hist @ (a.unsqueeze(1) * items), hist @ a
+            text = None
+            if texts is not None and hasattr(net, "user_text_proj"):
+                text = torch.from_numpy(TextEncoder(self.text_model).encode(list(texts), show_progress=False))
+            return self._scale(self._users_from(net, weighted, total, None, None, text))
+
+    def add_items(self, table: pd.DataFrame, facts: Iterable[tuple[Any, str, str]] = (), *,
+                  show_progress: bool = False) -> np.ndarray:
+        """Embed new items from their fields (``table``, one row each) and KG ``facts``; return their indices.
+
+        ``facts`` are ``(row key of table, relation name, entity name)``; facts naming an entity or relation
+        the model never saw are skipped (they carry no learned vector). The items are recommendable at once.
+        """
+        self.check_is_fitted()
+        net = self._net()
+        n_new = len(table)
+        if n_new == 0:
+            return np.array([], dtype=np.int64)
+        vectors, present = [], []
+        with torch.no_grad():
+            for name in self.sources_:
+                if name == Source.ID:
+                    vectors.append(torch.zeros(n_new, self.dim))
+                    present.append(torch.zeros(n_new))
+                elif name == Source.KG:
+                    kg_vec, has_kg = self._fact_vectors(net, table, facts)
+                    vectors.append(kg_vec)
+                    present.append(has_kg)
+                else:
+                    texts = texts_for(table, self.text_template or None)
+                    encoded = TextEncoder(self.text_model).encode(texts, show_progress=show_progress)
+                    vectors.append(net.text_proj(torch.from_numpy(encoded)))
+                    present.append(torch.tensor([bool(t.strip()) for t in texts], dtype=torch.float32))
+            new = self._unit(self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1)))
+        start = self.n_items_
+        self.item_factors_ = torch.cat([self.item_factors_, new])
+        self.n_items_ += n_new
+        self.seen_ = sp.csr_matrix((self.seen_.data, self.seen_.indices, self.seen_.indptr),
+                                   shape=(self.n_users_, self.n_items_))
+        return np.arange(start, self.n_items_)
+
+    def _fact_vectors(self, net: HybridNet, table: pd.DataFrame,
+                      facts: Iterable[tuple[Any, str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = {key: i for i, key in enumerate(table.index)}
+        entity = {str(e): i for i, e in enumerate(self.entity_ids_)}
+        relation = {str(r): i for i, r in enumerate(self.relation_ids_)}
+        triples = [(rows[k], relation[str(r)], entity[str(e)]) for k, r, e in facts
+                   if k in rows and str(r) in relation and str(e) in entity]
+        total, count = torch.zeros(len(table), self.dim), torch.zeros(len(table))
+        if triples:
+            it, rt, tt = (torch.tensor(c) for c in zip(*triples, strict=True))
+            total.index_add_(0, it, net.relation.weight[rt] * net.entity.weight[tt])
+            count.index_add_(0, it, torch.ones(len(it)))
+        return total / count.clamp_min(1).unsqueeze(1), (count > 0).float()
+
+    def _net(self) -> HybridNet:
+        net = getattr(self, "module_", None)
+        if net is None:
+            self._check_options()
+            self._weights = torch.as_tensor(self.fusion_weights_)
+            net = self.module_ = HybridNet.from_state(self.net_state_, len(self.sources_))
+        return net.eval()
+
+    # --- persistence ------------------------------------------------------------------------------------
+    def _state(self) -> dict[str, torch.Tensor]:
+        net_state = {f"net.{k}": v for k, v in self._net().state_dict().items()
+                     if k not in ("user_id.weight", "item_id.weight") or Source.ID in self.sources_}
+        return {**super()._state(), **net_state, "fusion_weights": self._weights}
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.net_state_ = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+        super()._set_state({k: v for k, v in state.items() if not k.startswith("net.")})
+
+    def _save_extra(self, folder: Path) -> None:
+        vocab: dict[str, Any] = {"sources": self.sources_}
+        if Source.KG in self.sources_:
+            vocab |= {"entities": [str(e) for e in self.entity_ids_],
+                      "relations": [str(r) for r in self.relation_ids_]}
+        write_json(folder / VOCAB_FILE, vocab)
+
+    def _load_extra(self, folder: Path) -> None:
+        vocab = read_json(folder / VOCAB_FILE)
+        self.sources_ = vocab["sources"]
+        if "entities" in vocab:
+            self.entity_ids_ = np.asarray(vocab["entities"], dtype=object)
+            self.relation_ids_ = np.asarray(vocab["relations"], dtype=object)
+
+
+def _history_operators(history: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor]:
+    """The binary user × item history matrix and its transpose as sparse tensors."""
+    coo = history.tocoo()
+    values = np.ones(coo.nnz, dtype=np.float32)
+    return (sparse_csr(coo.row, coo.col, values, history.shape),
+            sparse_csr(coo.col, coo.row, values, history.shape[::-1]))

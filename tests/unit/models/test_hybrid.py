@@ -1,0 +1,90 @@
+"""The hybrid model: sources and fusion, cold items and users, add_items, graceful degradation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from knowrec.data import Dataset, split
+from knowrec.errors import ConfigError
+from knowrec.models import Content, Hybrid, Recommender
+
+FAST = {"epochs": 25, "batch_size": 64, "lr": 0.02}
+
+
+def cluster_agreement(model: Recommender, data: Dataset, users: np.ndarray, candidates: np.ndarray) -> float:
+    """Share of top-3 items (among ``candidates``) from the user's own taste cluster."""
+    ids, _ = model.recommend(users, k=3, candidates=candidates)
+    group = (users >= 25).astype(int)
+    item_group = np.array([int(i[1:]) >= 20 for i in data.item_ids]).astype(int)
+    return float((item_group[ids] == group[:, None]).mean())
+
+
+@pytest.mark.parametrize("fusion", ["fixed", "gate"])
+def test_learns_clusters(tiny: Dataset, fusion: str) -> None:
+    m = Hybrid(fusion=fusion, **FAST).fit(tiny, show_progress=False)
+    assert m.sources_ == ["id", "kg", "text"]
+    assert cluster_agreement(m, tiny, np.arange(tiny.n_users), np.arange(tiny.n_items)) > 0.8
+
+
+def test_cold_items_are_ranked_from_text_and_facts(tiny: Dataset) -> None:
+    s = split(tiny, "cold-item", seed=3, cold_share=0.25)
+    cold = np.concatenate([s.cold_valid, s.cold_test])
+    train = s.train(tiny)
+    m = Hybrid(**FAST).fit(train, show_progress=False)
+    assert cluster_agreement(m, tiny, np.arange(tiny.n_users), cold) > 0.8
+    id_only = Hybrid(sources="id", **FAST).fit(train, show_progress=False)
+    assert cluster_agreement(id_only, tiny, np.arange(tiny.n_users), cold) < 0.75  # no content: guessing
+
+
+def test_add_items_makes_new_items_recommendable(tiny: Dataset, tmp_path: Path) -> None:
+    m = Hybrid(**FAST).fit(tiny, show_progress=False)
+    m.save(tmp_path / "m")
+    m = Recommender.load(tmp_path / "m")
+    new = pd.DataFrame({"title": ["Item 99", "Item 98"], "genres": [["drama"], ["comedy", "family"]]},
+                       index=["n1", "n2"])
+    facts = [("n1", "genres", "genres:drama"), ("n2", "genres", "genres:comedy"), ("n2", "genres", "genres:family"),
+             ("n2", "no-such-relation", "x")]
+    idx = m.add_items(new, facts)
+    assert idx.tolist() == [tiny.n_items, tiny.n_items + 1] and m.n_items_ == tiny.n_items + 2
+    ids, _ = m.recommend(np.arange(tiny.n_users), k=1, candidates=idx)
+    drama_fans = np.arange(tiny.n_users) < 25
+    assert (ids[drama_fans, 0] == idx[0]).mean() > 0.8
+    assert (ids[~drama_fans, 0] == idx[1]).mean() > 0.8
+
+
+def test_user_vectors_for_unseen_users(tiny: Dataset) -> None:
+    m = Hybrid(**FAST).fit(tiny, show_progress=False)
+    vectors = m.user_vectors([[0, 1, 2, 3], [30, 31, 32]])
+    scores = vectors @ m.item_factors_.T
+    assert scores[0, :20].mean() > scores[0, 20:].mean() and scores[1, 20:].mean() > scores[1, :20].mean()
+    with pytest.raises(IndexError):
+        m.user_vectors([[tiny.n_items]])
+
+
+def test_degrades_to_what_the_data_has(tiny: Dataset, caplog: pytest.LogCaptureFixture) -> None:
+    bare = Dataset.from_ids("bare", tiny.user_ids[tiny.users], tiny.item_ids[tiny.items])
+    m = Hybrid(epochs=2, batch_size=64).fit(bare, show_progress=False)
+    assert m.sources_ == ["id"] and "uses id" in caplog.text
+    assert torch.isfinite(m.score([0])).all()
+
+
+@pytest.mark.parametrize("bad", [{"fusion": "sum"}, {"sources": "id,audio"}, {"sources": ""}, {"loss": "hinge"},
+                                 {"weights": "1,2"}, {"temperature": 0}])
+def test_bad_options_are_config_errors(tiny: Dataset, bad: dict) -> None:
+    with pytest.raises(ConfigError):
+        Hybrid(epochs=1, **bad).fit(tiny, show_progress=False)
+
+
+def test_sampled_softmax_and_attention_train(tiny: Dataset) -> None:
+    m = Hybrid(loss="sampled", n_samples=16, aggregation="attention", **FAST).fit(tiny, show_progress=False)
+    assert cluster_agreement(m, tiny, np.arange(tiny.n_users), np.arange(tiny.n_items)) > 0.8
+
+
+def test_content_baseline_scores_by_text(tiny: Dataset) -> None:
+    m = Content().fit(tiny, show_progress=False)
+    assert cluster_agreement(m, tiny, np.arange(tiny.n_users), np.arange(tiny.n_items)) > 0.7
