@@ -42,3 +42,16 @@ def test_interrupted_run_with_other_config_is_refused(tmp_path: Path, data_dir: 
     (folder / "config.json").write_text(json.dumps(RunConfig(model="bpr", seed=1).model_dump(mode="json")))
     with pytest.raises(ConfigError, match="different config"):
         pipeline(dataset="ml-100k", model="bpr", seed=2, out=folder, show_progress=False)
+
+
+def test_cold_item_split_ranks_cold_items_and_all_items(tmp_path: Path, data_dir: Path) -> None:
+    """ml-100k cold-item split: the hybrid scores items it never saw from text + KG, the ID-only model cannot."""
+    kw = {"dataset": "ml-100k", "split": "cold-item", "show_progress": False}
+    hybrid = pipeline(model="hybrid", model_params={"epochs": 4, "sources": "kg,text"}, out=tmp_path / "h", **kw)
+    metrics = RunResult.load(tmp_path / "h").metrics()
+    assert set(metrics) >= {"test", "test_all_items"}
+    cold = set(hybrid.split.cold_test.tolist())
+    top = hybrid.model.recommend(np.arange(5), k=5, candidates=hybrid.split.cold_test)[0]
+    assert set(top.ravel().tolist()) <= cold
+    bpr = pipeline(model="bpr", model_params={"epochs": 4}, **kw)
+    assert hybrid.test.metrics["recall@20"] > bpr.test.metrics["recall@20"] + 0.05

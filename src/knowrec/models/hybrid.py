@@ -27,7 +27,7 @@ from torch import nn
 from knowrec._io import read_json, write_json
 from knowrec.data.dataset import Dataset
 from knowrec.errors import ConfigError, NotSupportedError
-from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts, shared_tails
+from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts
 from knowrec.models.base import TorchRecommender, register
 from knowrec.models.lightgcn import SpMM, sparse_csr
 from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts, user_texts
@@ -94,12 +94,13 @@ class HybridNet(nn.Module):
             self.relation = nn.Embedding(n_relations, dim)
             nn.init.normal_(self.entity.weight, std=0.1)
             nn.init.normal_(self.relation.weight, mean=1.0, std=0.1)
+            self.relation_weight = nn.Parameter(torch.zeros(n_relations))  # how much each relation counts
         if text_dim:
             self.text_proj = nn.Linear(text_dim, dim)
         if user_text_dim:
             self.user_text_proj = nn.Linear(user_text_dim, dim)
         if gate:
-            self.gate = nn.Linear(n_sources * dim, n_sources)
+            self.gate = nn.Linear(n_sources * dim + 1, n_sources)  # + the item's log-popularity
         if attention:
             self.query = nn.Parameter(torch.zeros(dim))
 
@@ -132,8 +133,8 @@ class Hybrid(TorchRecommender):
     citation = ("knowrec's own model; the softmax and logQ correction follow Covington et al. (RecSys 2016) and "
                 "Yi et al. (RecSys 2019), source dropout follows Volkovs et al. DropoutNet (NeurIPS 2017).")
 
-    def __init__(self, *, dim: int = 64, sources: str = "id,kg,text", fusion: str = "fixed",
-                 weights: str = "", source_dropout: float = 0.3, aggregation: str = "mean",
+    def __init__(self, *, dim: int = 64, sources: str = "id,kg,text", fusion: str = "gate",
+                 weights: str = "", source_dropout: float = 0.1, align: float = 1.0, aggregation: str = "mean",
                  temperature: float = 0.2, cosine: bool = True, dropout: float = 0.1, loss: str = "softmax",
                  n_samples: int = 1024, max_degree: int = 32, text_model: str = DEFAULT_TEXT_MODEL,
                  text_template: str = "", finetune: str = "frozen", epochs: int = 300, batch_size: int = 1024,
@@ -143,6 +144,7 @@ class Hybrid(TorchRecommender):
         self.fusion = fusion
         self.weights = weights
         self.source_dropout = source_dropout
+        self.align = align
         self.aggregation = aggregation
         self.temperature = temperature
         self.cosine = cosine
@@ -201,15 +203,21 @@ class Hybrid(TorchRecommender):
 
     def _prepare_kg(self, data: Dataset) -> dict[str, int]:
         kg, self.kg_report_ = clean(data.kg)
-        kg = shared_tails(add_inverse(kg))  # a tail no other item shares would be a free per-item vector
+        kg = add_inverse(kg)
         if self.max_degree:
             kg = cap_degree(kg, self.max_degree, seed=self.seed)
         items, rels, tails = item_facts(kg)
+        # keep facts whose entity is shared by two or more items with training interactions: an entity only
+        # cold items point to never receives a gradient, its random vector would be noise in theirs
+        warm = self._has[Source.ID].numpy()[items]
+        pairs = np.unique(np.stack([tails[warm], items[warm]]), axis=1)
+        shared = np.bincount(pairs[0], minlength=kg.n_entities)[tails] >= 2
+        items, rels, tails = items[shared], rels[shared], tails[shared]
+        used, tails = np.unique(tails, return_inverse=True)  # only entities that items point to get vectors
         self._facts = tuple(torch.from_numpy(a) for a in (items, rels, tails))
-        self._fact_count = torch.from_numpy(np.bincount(items, minlength=data.n_items).astype(np.float32))
-        self._has[Source.KG] = self._fact_count > 0
-        self.entity_ids_, self.relation_ids_ = kg.entity_ids, kg.relation_ids
-        return {"n_entities": kg.n_entities, "n_relations": kg.n_relations}
+        self._has[Source.KG] = torch.from_numpy(np.bincount(items, minlength=data.n_items) > 0)
+        self.entity_ids_, self.relation_ids_ = kg.entity_ids[used], kg.relation_ids
+        return {"n_entities": len(used), "n_relations": kg.n_relations}
 
     def _fixed_weights(self, wanted: list[Source]) -> torch.Tensor:
         if not self.weights:
@@ -229,19 +237,30 @@ class Hybrid(TorchRecommender):
             if source is Source.ID:
                 vectors.append(net.item_id.weight)
             elif source is Source.KG:
-                items, rels, tails = self._facts
-                msg = net.relation.weight.index_select(0, rels) * net.entity.weight.index_select(0, tails)
-                total = torch.zeros(len(self._fact_count), self.dim).index_add_(0, items, msg)
-                vectors.append(total / self._fact_count.clamp_min(1).unsqueeze(1))
+                vectors.append(self._kg_vectors(net, *self._facts, self.n_items_)[0])
             else:
                 vectors.append(net.text_proj(self._item_text))
             present.append(self._has[source])
         return torch.stack(vectors, 1), torch.stack(present, 1).float()
 
-    def _fuse(self, net: HybridNet, vectors: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """Mix the present sources: fixed weights renormalised over them, or a learned gate."""
+    def _kg_vectors(self, net: HybridNet, items: torch.Tensor, rels: torch.Tensor, tails: torch.Tensor,
+                    n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per item, the relation-weighted mean of ``relation ⊙ entity`` over its facts; and which have any.
+
+        The learned per-relation weights let, say, genres count more than the many actors of a film.
+        """
+        w = torch.exp(net.relation_weight.clamp(-10, 10)).index_select(0, rels)
+        msg = net.relation.weight.index_select(0, rels) * net.entity.weight.index_select(0, tails)
+        total = torch.zeros(n, self.dim).index_add_(0, items, msg * w.unsqueeze(1))
+        norm = torch.zeros(n).index_add_(0, items, w)
+        return total / norm.clamp_min(1e-12).unsqueeze(1), (norm > 0).float()
+
+    def _fuse(self, net: HybridNet, vectors: torch.Tensor, present: torch.Tensor,
+              log_count: torch.Tensor) -> torch.Tensor:
+        """Mix the present sources: fixed weights renormalised over them, or a learned gate that also sees how
+        many interactions the item had (``log_count``, 0 for items without an ID part) to trust its ID more."""
         if self._fusion is Fusion.GATE:
-            logits = net.gate((vectors * present.unsqueeze(-1)).flatten(1))
+            logits = net.gate(torch.cat([(vectors * present.unsqueeze(-1)).flatten(1), log_count.unsqueeze(1)], 1))
             weights = torch.softmax(logits.masked_fill(present == 0, -torch.inf), 1).nan_to_num(0.0)
         else:
             weights = present * self._weights
@@ -264,13 +283,14 @@ class Hybrid(TorchRecommender):
             u = u + net.user_text_proj(user_text)
         return u
 
-    def _item_vectors(self, net: HybridNet, drop: torch.Tensor | None = None) -> torch.Tensor:
-        vectors, present = self._source_vectors(net)
+    def _item_vectors(self, net: HybridNet, keep_id: torch.Tensor,
+                      parts: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Fused item vectors, the ID part used only where ``keep_id`` (1/0 per item) says."""
+        vectors, present = parts if parts is not None else self._source_vectors(net)
         if Source.ID in self.sources_:
             col = self.sources_.index(Source.ID)
-            keep = self._has[Source.ID].float() if drop is None else self._has[Source.ID].float() * ~drop
-            present = torch.cat([present[:, :col], keep.unsqueeze(1), present[:, col + 1:]], 1)
-        return self._fuse(net, vectors, present)
+            present = torch.cat([present[:, :col], keep_id.unsqueeze(1), present[:, col + 1:]], 1)
+        return self._fuse(net, vectors, present, torch.log1p(self._popularity) * keep_id)
 
     def _unit(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(x, dim=-1) if self.cosine else x
@@ -293,8 +313,10 @@ class Hybrid(TorchRecommender):
         users, pos = batch
         net = self.module_
         p = self.source_dropout
-        item_drop = torch.rand(self.n_items_) < p if p else None
-        items = nn.functional.dropout(self._unit(self._item_vectors(net, item_drop)), self.dropout, training=True)
+        parts = self._source_vectors(net)
+        has_id = self._has[Source.ID].float()
+        keep = has_id * (torch.rand(self.n_items_) >= p) if p else has_id
+        items = nn.functional.dropout(self._unit(self._item_vectors(net, keep, parts)), self.dropout, training=True)
         a = self._history_weights(net, items)
         # the history aggregate leaves the target out: (sum over history - target) / (weights - target's)
         weighted = SpMM.apply(self._hist, self._hist_t, a.unsqueeze(1) * items).index_select(0, users)
@@ -306,9 +328,16 @@ class Hybrid(TorchRecommender):
         u = self._users_from(net, weighted - a_t.unsqueeze(1) * target, total - a_t, users, use_id, text)
         u = self._scale(nn.functional.dropout(u, self.dropout, training=True))
         if self._loss_kind is SoftmaxLoss.FULL:
-            main = nn.functional.cross_entropy(u @ items.T, pos)
+            # items with no training interaction (held-out cold items) are unknown, not negatives
+            logits = (u @ items.T).masked_fill(~self._has[Source.ID], -torch.inf)
+            main = nn.functional.cross_entropy(logits, pos)
         else:
             main = self._sampled_softmax(u, items, pos)
+        if self.align and Source.ID in self.sources_ and len(self.sources_) > 1:
+            # content alone (ID hidden) should land where the full vector of a warm item lies (DropoutNet-style)
+            content = self._unit(self._item_vectors(net, torch.zeros(self.n_items_), parts)).index_select(0, pos)
+            anchor = self._unit(self._item_vectors(net, has_id, parts)).index_select(0, pos).detach()
+            main = main + self.align * (1 - (content * anchor).sum(1)).mean()
         l2 = net.user_id(users).pow(2).sum() + target.pow(2).sum()
         if Source.ID in self.sources_:
             l2 = l2 + net.item_id(pos).pow(2).sum()
@@ -316,7 +345,7 @@ class Hybrid(TorchRecommender):
 
     def _sampled_softmax(self, u: torch.Tensor, items: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """Softmax over the positive and ``n_samples`` popularity-sampled items, logits corrected by log q."""
-        q = (self._popularity + 1).pow(0.75)
+        q = self._popularity.pow(0.75)  # items never interacted with are never drawn
         q = q / q.sum()
         neg = torch.multinomial(q, self.n_samples, replacement=True)
         log_q = q.log()
@@ -328,7 +357,7 @@ class Hybrid(TorchRecommender):
 
     def _refresh(self) -> None:
         net = self.module_
-        items = self._unit(self._item_vectors(net))
+        items = self._unit(self._item_vectors(net, self._has[Source.ID].float()))
         a = self._history_weights(net, items)
         weighted = self._hist @ (a.unsqueeze(1) * items)
         total = (self._hist @ a.unsqueeze(1)).squeeze(1)
@@ -387,7 +416,7 @@ class Hybrid(TorchRecommender):
                     encoded = TextEncoder(self.text_model).encode(texts, show_progress=show_progress)
                     vectors.append(net.text_proj(torch.from_numpy(encoded)))
                     present.append(torch.tensor([bool(t.strip()) for t in texts], dtype=torch.float32))
-            new = self._unit(self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1)))
+            new = self._unit(self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1), torch.zeros(n_new)))
         start = self.n_items_
         self.item_factors_ = torch.cat([self.item_factors_, new])
         self.n_items_ += n_new
@@ -402,12 +431,10 @@ class Hybrid(TorchRecommender):
         relation = {str(r): i for i, r in enumerate(self.relation_ids_)}
         triples = [(rows[k], relation[str(r)], entity[str(e)]) for k, r, e in facts
                    if k in rows and str(r) in relation and str(e) in entity]
-        total, count = torch.zeros(len(table), self.dim), torch.zeros(len(table))
-        if triples:
-            it, rt, tt = (torch.tensor(c) for c in zip(*triples, strict=True))
-            total.index_add_(0, it, net.relation.weight[rt] * net.entity.weight[tt])
-            count.index_add_(0, it, torch.ones(len(it)))
-        return total / count.clamp_min(1).unsqueeze(1), (count > 0).float()
+        if not triples:
+            return torch.zeros(len(table), self.dim), torch.zeros(len(table))
+        it, rt, tt = (torch.tensor(c) for c in zip(*triples, strict=True))
+        return self._kg_vectors(net, it, rt, tt, len(table))
 
     def _net(self) -> HybridNet:
         net = getattr(self, "module_", None)
