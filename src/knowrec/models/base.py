@@ -249,6 +249,10 @@ class TorchModel(Estimator):
     def _build(self, data: Any) -> torch.nn.Module:
         raise NotImplementedError
 
+    def _param_groups(self) -> Any:
+        """What the optimizer trains (override to give some parameters their own learning rate)."""
+        return self.module_.parameters()
+
     def _batches(self, rng: np.random.Generator) -> Iterator[Any]:
         raise NotImplementedError
 
@@ -270,7 +274,7 @@ class TorchModel(Estimator):
         self._prepare(data)
         torch.manual_seed(self.seed)
         self.module_ = self._build(data)
-        self.optimizer_ = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
+        self.optimizer_ = torch.optim.Adam(self._param_groups(), lr=self.lr)
         start = 0
         if resume is not None:
             self.module_.load_state_dict(resume["module"])

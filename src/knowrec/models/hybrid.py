@@ -26,15 +26,17 @@ from torch import nn
 
 from knowrec._io import read_json, write_json
 from knowrec.data.dataset import Dataset
-from knowrec.errors import ConfigError, NotSupportedError
-from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts
+from knowrec.errors import ConfigError
+from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts, shared_tails
 from knowrec.models.base import TorchRecommender, register
 from knowrec.models.lightgcn import SpMM, sparse_csr
 from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts, user_texts
+from knowrec.text.finetune import FineTune, embed, save_lm, trainable_lm
 from knowrec.text.templates import texts_for
 
 logger = logging.getLogger(__name__)
 VOCAB_FILE = "vocab.json"
+LM_FOLDER = "lm"
 
 
 class Source(StrEnum):
@@ -94,7 +96,6 @@ class HybridNet(nn.Module):
             self.relation = nn.Embedding(n_relations, dim)
             nn.init.normal_(self.entity.weight, std=0.1)
             nn.init.normal_(self.relation.weight, mean=1.0, std=0.1)
-            self.relation_weight = nn.Parameter(torch.zeros(n_relations))  # how much each relation counts
         if text_dim:
             self.text_proj = nn.Linear(text_dim, dim)
         if user_text_dim:
@@ -134,11 +135,12 @@ class Hybrid(TorchRecommender):
                 "Yi et al. (RecSys 2019), source dropout follows Volkovs et al. DropoutNet (NeurIPS 2017).")
 
     def __init__(self, *, dim: int = 64, sources: str = "id,kg,text", fusion: str = "gate",
-                 weights: str = "", source_dropout: float = 0.1, align: float = 1.0, aggregation: str = "mean",
+                 weights: str = "", source_dropout: float = 0.1, align: float = 0.0, aggregation: str = "mean",
                  temperature: float = 0.2, cosine: bool = True, dropout: float = 0.1, loss: str = "softmax",
                  n_samples: int = 1024, max_degree: int = 32, text_model: str = DEFAULT_TEXT_MODEL,
-                 text_template: str = "", finetune: str = "frozen", epochs: int = 300, batch_size: int = 1024,
-                 lr: float = 5e-3, reg: float = 1e-4, seed: int = 2020) -> None:
+                 text_template: str = "", finetune: str = "frozen", lm_lr: float = 1e-4,
+                 lm_batch: int = 64, epochs: int = 300, batch_size: int = 1024, lr: float = 5e-3,
+                 reg: float = 1e-4, seed: int = 2020) -> None:
         super().__init__(dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, seed=seed)
         self.sources = sources
         self.fusion = fusion
@@ -155,14 +157,15 @@ class Hybrid(TorchRecommender):
         self.text_model = text_model
         self.text_template = text_template
         self.finetune = finetune
+        self.lm_lr = lm_lr
+        self.lm_batch = lm_batch
 
     # --- set-up -----------------------------------------------------------------------------------------
     def _check_options(self) -> None:
         self._fusion = _enum(Fusion, self.fusion, "fusion")
         self._aggregation = _enum(Aggregation, self.aggregation, "aggregation")
         self._loss_kind = _enum(SoftmaxLoss, self.loss, "loss")
-        if self.finetune != "frozen":
-            raise NotSupportedError(f"finetune={self.finetune!r} is not available; only 'frozen' is")
+        self._finetune = _enum(FineTune, self.finetune, "finetune")
         if not 0 <= self.source_dropout < 1 or not 0 <= self.dropout < 1:
             raise ConfigError("source_dropout and dropout must lie in [0, 1)")
         if self.temperature <= 0:
@@ -180,9 +183,12 @@ class Hybrid(TorchRecommender):
             kg_sizes = self._prepare_kg(data)
         texts = item_texts(data, self.text_template or None) if Source.TEXT in wanted else None
         text_dim = user_dim = 0
+        self._lm = None
         if texts is not None:
             encoder = TextEncoder(self.text_model)
             self._item_text = torch.from_numpy(encoder.encode(texts))
+            if self._finetune is not FineTune.FROZEN:
+                self._texts, self._lm = texts, trainable_lm(self.text_model, self._finetune)
             self._has[Source.TEXT] = torch.tensor([bool(t.strip()) for t in texts])
             text_dim = self._item_text.shape[1]
             profiles = user_texts(data)
@@ -197,22 +203,25 @@ class Hybrid(TorchRecommender):
         self._weights = self._fixed_weights(wanted)
         self._history = data.matrix()
         self._hist, self._hist_t = _history_operators(self._history)
-        return HybridNet(n_users=data.n_users, n_items=data.n_items, dim=self.dim, text_dim=text_dim,
-                         user_text_dim=user_dim, n_sources=len(self.sources_), gate=self._fusion is Fusion.GATE,
-                         attention=self._aggregation is Aggregation.ATTENTION, **kg_sizes)
+        net = HybridNet(n_users=data.n_users, n_items=data.n_items, dim=self.dim, text_dim=text_dim,
+                        user_text_dim=user_dim, n_sources=len(self.sources_), gate=self._fusion is Fusion.GATE,
+                        attention=self._aggregation is Aggregation.ATTENTION, **kg_sizes)
+        if self._lm is not None:
+            net.lm = self._lm  # a submodule, so checkpoints and the optimizer include it
+        return net
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        lm = {id(p) for p in getattr(self.module_, "lm", nn.Module()).parameters()}
+        groups = [{"params": [p for p in self.module_.parameters() if id(p) not in lm]}]
+        trainable = [p for p in getattr(self.module_, "lm", nn.Module()).parameters() if p.requires_grad]
+        return groups + ([{"params": trainable, "lr": self.lm_lr}] if trainable else [])
 
     def _prepare_kg(self, data: Dataset) -> dict[str, int]:
         kg, self.kg_report_ = clean(data.kg)
-        kg = add_inverse(kg)
+        kg = shared_tails(add_inverse(kg))  # a tail no other item shares would be a free per-item vector
         if self.max_degree:
             kg = cap_degree(kg, self.max_degree, seed=self.seed)
         items, rels, tails = item_facts(kg)
-        # keep facts whose entity is shared by two or more items with training interactions: an entity only
-        # cold items point to never receives a gradient, its random vector would be noise in theirs
-        warm = self._has[Source.ID].numpy()[items]
-        pairs = np.unique(np.stack([tails[warm], items[warm]]), axis=1)
-        shared = np.bincount(pairs[0], minlength=kg.n_entities)[tails] >= 2
-        items, rels, tails = items[shared], rels[shared], tails[shared]
         used, tails = np.unique(tails, return_inverse=True)  # only entities that items point to get vectors
         self._facts = tuple(torch.from_numpy(a) for a in (items, rels, tails))
         self._has[Source.KG] = torch.from_numpy(np.bincount(items, minlength=data.n_items) > 0)
@@ -229,7 +238,8 @@ class Hybrid(TorchRecommender):
         return torch.tensor([w for s, w in zip(wanted, values, strict=True) if str(s) in self.sources_])
 
     # --- the model --------------------------------------------------------------------------------------
-    def _source_vectors(self, net: HybridNet) -> tuple[torch.Tensor, torch.Tensor]:
+    def _source_vectors(self, net: HybridNet,
+                        item_text: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-source item vectors ``(n_items, S, dim)`` and which exist ``(n_items, S)``."""
         vectors, present = [], []
         for name in self.sources_:
@@ -239,21 +249,17 @@ class Hybrid(TorchRecommender):
             elif source is Source.KG:
                 vectors.append(self._kg_vectors(net, *self._facts, self.n_items_)[0])
             else:
-                vectors.append(net.text_proj(self._item_text))
+                vectors.append(net.text_proj(self._item_text if item_text is None else item_text))
             present.append(self._has[source])
         return torch.stack(vectors, 1), torch.stack(present, 1).float()
 
     def _kg_vectors(self, net: HybridNet, items: torch.Tensor, rels: torch.Tensor, tails: torch.Tensor,
                     n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per item, the relation-weighted mean of ``relation ⊙ entity`` over its facts; and which have any.
-
-        The learned per-relation weights let, say, genres count more than the many actors of a film.
-        """
-        w = torch.exp(net.relation_weight.clamp(-10, 10)).index_select(0, rels)
+        """Per item, the mean of ``relation ⊙ entity`` over its facts; and which items have any."""
         msg = net.relation.weight.index_select(0, rels) * net.entity.weight.index_select(0, tails)
-        total = torch.zeros(n, self.dim).index_add_(0, items, msg * w.unsqueeze(1))
-        norm = torch.zeros(n).index_add_(0, items, w)
-        return total / norm.clamp_min(1e-12).unsqueeze(1), (norm > 0).float()
+        total = torch.zeros(n, self.dim).index_add_(0, items, msg)
+        count = torch.zeros(n).index_add_(0, items, torch.ones(len(items)))
+        return total / count.clamp_min(1).unsqueeze(1), (count > 0).float()
 
     def _fuse(self, net: HybridNet, vectors: torch.Tensor, present: torch.Tensor,
               log_count: torch.Tensor) -> torch.Tensor:
@@ -313,7 +319,7 @@ class Hybrid(TorchRecommender):
         users, pos = batch
         net = self.module_
         p = self.source_dropout
-        parts = self._source_vectors(net)
+        parts = self._source_vectors(net, self._tuned_text(pos))
         has_id = self._has[Source.ID].float()
         keep = has_id * (torch.rand(self.n_items_) >= p) if p else has_id
         items = nn.functional.dropout(self._unit(self._item_vectors(net, keep, parts)), self.dropout, training=True)
@@ -343,6 +349,16 @@ class Hybrid(TorchRecommender):
             l2 = l2 + net.item_id(pos).pow(2).sum()
         return main + self.reg * l2 / (2 * len(users))
 
+    def _tuned_text(self, pos: torch.Tensor) -> torch.Tensor | None:
+        """While fine-tuning, the text vectors with up to ``lm_batch`` of the batch's items re-encoded through
+        the language model (with gradient); the other rows are the vectors of the last refresh."""
+        if self._lm is None:
+            return None
+        items = torch.unique(pos)
+        items = items[torch.randperm(len(items))[: self.lm_batch]]
+        fresh = embed(self._lm, [self._texts[i] for i in items.tolist()])
+        return self._item_text.index_copy(0, items, fresh)
+
     def _sampled_softmax(self, u: torch.Tensor, items: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """Softmax over the positive and ``n_samples`` popularity-sampled items, logits corrected by log q."""
         q = self._popularity.pow(0.75)  # items never interacted with are never drawn
@@ -357,6 +373,9 @@ class Hybrid(TorchRecommender):
 
     def _refresh(self) -> None:
         net = self.module_
+        if self._lm is not None:  # re-encode every item with the language model as tuned so far
+            vectors = [embed(self._lm, self._texts[s:s + 256]) for s in range(0, len(self._texts), 256)]
+            self._item_text = torch.cat(vectors)
         items = self._unit(self._item_vectors(net, self._has[Source.ID].float()))
         a = self._history_weights(net, items)
         weighted = self._hist @ (a.unsqueeze(1) * items)
@@ -413,7 +432,7 @@ class Hybrid(TorchRecommender):
                     present.append(has_kg)
                 else:
                     texts = texts_for(table, self.text_template or None)
-                    encoded = TextEncoder(self.text_model).encode(texts, show_progress=show_progress)
+                    encoded = self._item_encoder().encode(texts, show_progress=show_progress)
                     vectors.append(net.text_proj(torch.from_numpy(encoded)))
                     present.append(torch.tensor([bool(t.strip()) for t in texts], dtype=torch.float32))
             new = self._unit(self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1), torch.zeros(n_new)))
@@ -423,6 +442,17 @@ class Hybrid(TorchRecommender):
         self.seen_ = sp.csr_matrix((self.seen_.data, self.seen_.indices, self.seen_.indptr),
                                    shape=(self.n_users_, self.n_items_))
         return np.arange(start, self.n_items_)
+
+    def _item_encoder(self) -> TextEncoder:
+        """The encoder of item text: the fine-tuned language model where there is one (never cached on disk:
+        its folder may be retrained), else the pretrained one."""
+        lm = getattr(self, "_lm", None)
+        if lm is not None:
+            encoder = TextEncoder(self.text_model, cache=False)
+            encoder.model_ = lm
+            return encoder
+        tuned = getattr(self, "tuned_lm_", None)
+        return TextEncoder(tuned, cache=False) if tuned else TextEncoder(self.text_model)
 
     def _fact_vectors(self, net: HybridNet, table: pd.DataFrame,
                       facts: Iterable[tuple[Any, str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -447,7 +477,8 @@ class Hybrid(TorchRecommender):
     # --- persistence ------------------------------------------------------------------------------------
     def _state(self) -> dict[str, torch.Tensor]:
         net_state = {f"net.{k}": v for k, v in self._net().state_dict().items()
-                     if k not in ("user_id.weight", "item_id.weight") or Source.ID in self.sources_}
+                     if (k not in ("user_id.weight", "item_id.weight") or Source.ID in self.sources_)
+                     and not k.startswith("lm.")}  # a tuned language model is saved as its own folder
         return {**super()._state(), **net_state, "fusion_weights": self._weights}
 
     def _set_state(self, state: dict[str, torch.Tensor]) -> None:
@@ -460,10 +491,14 @@ class Hybrid(TorchRecommender):
             vocab |= {"entities": [str(e) for e in self.entity_ids_],
                       "relations": [str(r) for r in self.relation_ids_]}
         write_json(folder / VOCAB_FILE, vocab)
+        if getattr(self, "_lm", None) is not None:
+            save_lm(self._lm, folder / LM_FOLDER)
 
     def _load_extra(self, folder: Path) -> None:
         vocab = read_json(folder / VOCAB_FILE)
         self.sources_ = vocab["sources"]
+        if (folder / LM_FOLDER).is_dir():
+            self.tuned_lm_ = str(folder / LM_FOLDER)
         if "entities" in vocab:
             self.entity_ids_ = np.asarray(vocab["entities"], dtype=object)
             self.relation_ids_ = np.asarray(vocab["relations"], dtype=object)

@@ -12,6 +12,7 @@ import torch
 from knowrec.data import Dataset, split
 from knowrec.errors import ConfigError
 from knowrec.models import Content, Hybrid, Recommender
+from knowrec.text import TextEncoder, item_texts
 
 FAST = {"epochs": 25, "batch_size": 64, "lr": 0.02}
 
@@ -88,3 +89,21 @@ def test_sampled_softmax_and_attention_train(tiny: Dataset) -> None:
 def test_content_baseline_scores_by_text(tiny: Dataset) -> None:
     m = Content().fit(tiny, show_progress=False)
     assert cluster_agreement(m, tiny, np.arange(tiny.n_users), np.arange(tiny.n_items)) > 0.7
+
+
+@pytest.mark.parametrize("mode", ["lora", "top"])
+def test_language_model_fine_tuning(tiny: Dataset, tmp_path: Path, mode: str) -> None:
+    m = Hybrid(finetune=mode, sources="id,text", epochs=2, batch_size=128, lm_batch=8, lr=0.02, lm_lr=1e-3)
+    before = m.fit(tiny, show_progress=False)._item_text.clone()
+    lm_params = [p for p in m.module_.lm.parameters() if p.requires_grad]
+    assert lm_params and len(lm_params) < len(list(m.module_.lm.parameters()))  # only adapters / top layers
+    pretrained = TextEncoder().encode(item_texts(tiny), show_progress=False)
+    assert not torch.allclose(before, torch.from_numpy(pretrained))  # the refresh re-encoded with the tuned LM
+    m.save(tmp_path / "m")
+    assert (tmp_path / "m" / "lm").is_dir()
+    back = Recommender.load(tmp_path / "m")
+    assert torch.allclose(back.score([0, 1]), m.score([0, 1]))
+    new = pd.DataFrame({"title": ["Item 0"], "genres": [["drama"]]}, index=["n"])
+    (idx,) = back.add_items(new)
+    # the tuned encoder maps the text of item 0 where the fitted model put item 0's text part
+    assert torch.nn.functional.cosine_similarity(back.item_factors_[idx], m.item_factors_[0], dim=0) > 0.5
