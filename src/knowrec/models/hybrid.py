@@ -87,6 +87,7 @@ class HybridNet(nn.Module):
                  attention: bool = False) -> None:
         super().__init__()
         self.user_bias = nn.Parameter(torch.zeros(dim))  # every user's share: what most people like
+        self.pop_weight = nn.Parameter(torch.zeros(()))  # score bonus per log(1 + training interactions)
         self.user_id = nn.Embedding(n_users, dim)
         self.item_id = nn.Embedding(n_items, dim)
         nn.init.normal_(self.user_id.weight, std=0.1)
@@ -135,7 +136,8 @@ class Hybrid(TorchRecommender):
                 "Yi et al. (RecSys 2019), source dropout follows Volkovs et al. DropoutNet (NeurIPS 2017).")
 
     def __init__(self, *, dim: int = 64, sources: str = "id,kg,text", fusion: str = "gate",
-                 weights: str = "", source_dropout: float = 0.1, align: float = 0.0, aggregation: str = "mean",
+                 weights: str = "", source_dropout: float = 0.1, align: float = 0.0, user_text: bool = True,
+                 aggregation: str = "mean",
                  temperature: float = 0.2, cosine: bool = True, dropout: float = 0.1, loss: str = "softmax",
                  n_samples: int = 1024, max_degree: int = 32, text_model: str = DEFAULT_TEXT_MODEL,
                  text_template: str = "", finetune: str = "frozen", lm_lr: float = 1e-4,
@@ -147,6 +149,7 @@ class Hybrid(TorchRecommender):
         self.weights = weights
         self.source_dropout = source_dropout
         self.align = align
+        self.user_text = user_text
         self.aggregation = aggregation
         self.temperature = temperature
         self.cosine = cosine
@@ -191,7 +194,7 @@ class Hybrid(TorchRecommender):
                 self._texts, self._lm = texts, trainable_lm(self.text_model, self._finetune)
             self._has[Source.TEXT] = torch.tensor([bool(t.strip()) for t in texts])
             text_dim = self._item_text.shape[1]
-            profiles = user_texts(data)
+            profiles = user_texts(data) if self.user_text else None
             if profiles is not None:
                 self._user_text = torch.from_numpy(encoder.encode(profiles))
                 user_dim = self._user_text.shape[1]
@@ -335,10 +338,10 @@ class Hybrid(TorchRecommender):
         u = self._scale(nn.functional.dropout(u, self.dropout, training=True))
         if self._loss_kind is SoftmaxLoss.FULL:
             # items with no training interaction (held-out cold items) are unknown, not negatives
-            logits = (u @ items.T).masked_fill(~self._has[Source.ID], -torch.inf)
+            logits = (u @ items.T + self._item_bias(net)).masked_fill(~self._has[Source.ID], -torch.inf)
             main = nn.functional.cross_entropy(logits, pos)
         else:
-            main = self._sampled_softmax(u, items, pos)
+            main = self._sampled_softmax(u, items, pos, self._item_bias(net))
         if self.align and Source.ID in self.sources_ and len(self.sources_) > 1:
             # content alone (ID hidden) should land where the full vector of a warm item lies (DropoutNet-style)
             content = self._unit(self._item_vectors(net, torch.zeros(self.n_items_), parts)).index_select(0, pos)
@@ -359,12 +362,18 @@ class Hybrid(TorchRecommender):
         fresh = embed(self._lm, [self._texts[i] for i in items.tolist()])
         return self._item_text.index_copy(0, items, fresh)
 
-    def _sampled_softmax(self, u: torch.Tensor, items: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def _item_bias(self, net: HybridNet) -> torch.Tensor:
+        """A learned popularity prior: items known from many training interactions score a little higher, items
+        with none (cold or new ones) get no bonus. Cosine scores cannot carry popularity in a vector norm."""
+        return net.pop_weight * torch.log1p(self._popularity)
+
+    def _sampled_softmax(self, u: torch.Tensor, items: torch.Tensor, pos: torch.Tensor,
+                         bias: torch.Tensor) -> torch.Tensor:
         """Softmax over the positive and ``n_samples`` popularity-sampled items, logits corrected by log q."""
         q = self._popularity.pow(0.75)  # items never interacted with are never drawn
         q = q / q.sum()
         neg = torch.multinomial(q, self.n_samples, replacement=True)
-        log_q = q.log()
+        log_q = q.log() - bias  # a logit is score + bias - log q
         pos_logit = (u * items.index_select(0, pos)).sum(1, keepdim=True) - log_q.index_select(0, pos).unsqueeze(1)
         neg_logit = u @ items.index_select(0, neg).T - log_q.index_select(0, neg)
         neg_logit = neg_logit.masked_fill(neg.unsqueeze(0) == pos.unsqueeze(1), -torch.inf)  # accidental hits
@@ -385,7 +394,15 @@ class Hybrid(TorchRecommender):
         text = getattr(self, "_user_text", None)
         self.user_factors_ = self._scale(self._users_from(net, weighted, total, users, has_history, text))
         self.item_factors_ = items.detach().clone()
+        self.item_bias_ = self._item_bias(net).detach().clone()
         self.user_factors_ = self.user_factors_.detach().clone()
+
+    def _score(self, users: torch.Tensor) -> torch.Tensor:
+        return super()._score(users) + self.item_bias_
+
+    def score_pairs(self, users: Any, items: Any, *, batch_size: int = 2048) -> np.ndarray:
+        bias = self.item_bias_[torch.as_tensor(np.asarray(items, dtype=np.int64))].to(torch.float64).numpy()
+        return super().score_pairs(users, items, batch_size=batch_size) + bias
 
     # --- serving: new users and new items without retraining --------------------------------------------
     def user_vectors(self, histories: Sequence[Iterable[int]], texts: Sequence[str] | None = None) -> torch.Tensor:
@@ -438,6 +455,7 @@ class Hybrid(TorchRecommender):
             new = self._unit(self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1), torch.zeros(n_new)))
         start = self.n_items_
         self.item_factors_ = torch.cat([self.item_factors_, new])
+        self.item_bias_ = torch.cat([self.item_bias_, torch.zeros(n_new)])
         self.n_items_ += n_new
         self.seen_ = sp.csr_matrix((self.seen_.data, self.seen_.indices, self.seen_.indptr),
                                    shape=(self.n_users_, self.n_items_))
@@ -479,7 +497,7 @@ class Hybrid(TorchRecommender):
         net_state = {f"net.{k}": v for k, v in self._net().state_dict().items()
                      if (k not in ("user_id.weight", "item_id.weight") or Source.ID in self.sources_)
                      and not k.startswith("lm.")}  # a tuned language model is saved as its own folder
-        return {**super()._state(), **net_state, "fusion_weights": self._weights}
+        return {**super()._state(), **net_state, "fusion_weights": self._weights, "item_bias": self.item_bias_}
 
     def _set_state(self, state: dict[str, torch.Tensor]) -> None:
         self.net_state_ = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
