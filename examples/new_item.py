@@ -2,8 +2,8 @@
 
     python examples/new_item.py runs/hybrid          # a run trained with --model hybrid on ml-100k
 
-Prints the users the new film is recommended to (it enters their top-10 with no retraining) and, for each,
-the films of their history closest to it — the reason it reached them.
+Prints how many users get the new film in their top-10 / top-100 with no retraining, the users it ranks
+highest for and, for each, the films of their history closest to it — the reason it reached them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 import pandas as pd
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -37,14 +38,15 @@ def main() -> None:
     facts = [("new", *f.split("=", 1)) for f in args.fact]
     (new,) = model.add_items(table, facts)
 
-    top, _ = model.recommend(np.arange(model.n_users_), k=10)
-    takers = np.flatnonzero((top == new).any(1))
-    rank = (top[takers] == new).argmax(1)
-    order = takers[np.argsort(rank, kind="stable")]
+    scores = model.score(np.arange(model.n_users_))
+    scores[torch.from_numpy(model.seen_.toarray() > 0)] = -torch.inf
+    rank = ((scores > scores[:, new:new + 1]).sum(1) + 1).numpy()
+    order = np.argsort(rank, kind="stable")
     titles = data.item_titles()
     item_vecs = model.item_factors_
-    out = Table(title=f"'{args.title} ({args.year})' [{args.genres}] enters the top-10 of {len(takers)} of "
-                      f"{model.n_users_} users, without retraining", title_justify="left")
+    out = Table(title=f"'{args.title} ({args.year})' [{args.genres}], added without retraining: in the top-10 "
+                      f"of {(rank <= 10).sum()} and the top-100 of {(rank <= 100).sum()} of {model.n_users_} "
+                      f"users. The users it ranks highest for:", title_justify="left")
     for col in ("user", "rank", "profile", "closest films in their history"):
         out.add_column(col)
     for u in order[:10]:
@@ -52,7 +54,7 @@ def main() -> None:
         sims = (item_vecs[history] @ item_vecs[new]).numpy()
         closest = [titles[history[i]] for i in np.argsort(-sims)[:3]]
         profile = "" if data.user_table is None else " ".join(str(v) for v in data.user_table.iloc[u][:3])
-        out.add_row(str(data.user_ids[u]), str(int((top[u] == new).argmax()) + 1), profile, "; ".join(closest))
+        out.add_row(str(data.user_ids[u]), str(rank[u]), profile, "; ".join(closest))
     Console(width=160).print(out)
 
 

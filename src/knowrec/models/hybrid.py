@@ -430,7 +430,8 @@ class Hybrid(TorchRecommender):
         """Embed new items from their fields (``table``, one row each) and KG ``facts``; return their indices.
 
         ``facts`` are ``(row key of table, relation name, entity name)``; facts naming an entity or relation
-        the model never saw are skipped (they carry no learned vector). The items are recommendable at once.
+        the model never saw are skipped (they carry no learned vector). The items are recommendable at once,
+        with the catalogue's mean popularity prior.
         """
         self.check_is_fitted()
         net = self._net()
@@ -455,7 +456,9 @@ class Hybrid(TorchRecommender):
             new = self._unit(self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1), torch.zeros(n_new)))
         start = self.n_items_
         self.item_factors_ = torch.cat([self.item_factors_, new])
-        self.item_bias_ = torch.cat([self.item_bias_, torch.zeros(n_new)])
+        # a new item has no interactions because it is new, not because people pass it over: it gets the
+        # catalogue's mean popularity prior, not the lowest one
+        self.item_bias_ = torch.cat([self.item_bias_, self.item_bias_.mean().expand(n_new)])
         self.n_items_ += n_new
         self.seen_ = sp.csr_matrix((self.seen_.data, self.seen_.indices, self.seen_.indptr),
                                    shape=(self.n_users_, self.n_items_))

@@ -42,7 +42,7 @@ def trainable_lm(model: str, mode: FineTune, *, top_layers: int = 2, lora_rank: 
 
 def embed(lm: Any, texts: list[str]) -> torch.Tensor:
     """L2-normalised sentence vectors with gradients flowing into the trainable parts of ``lm``."""
-    features = lm.tokenize(texts)
+    features = lm.preprocess(texts)
     return torch.nn.functional.normalize(lm(features)["sentence_embedding"], dim=-1)
 
 
