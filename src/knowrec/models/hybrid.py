@@ -136,7 +136,8 @@ class Hybrid(TorchRecommender):
                 "Yi et al. (RecSys 2019), source dropout follows Volkovs et al. DropoutNet (NeurIPS 2017).")
 
     def __init__(self, *, dim: int = 64, sources: str = "id,kg,text", fusion: str = "gate",
-                 weights: str = "", source_dropout: float = 0.1, align: float = 0.0, user_text: bool = True,
+                 weights: str = "", source_dropout: float = 0.1, history_dropout: float = 0.0,
+                 align: float = 0.0, user_text: bool = True,
                  aggregation: str = "mean",
                  temperature: float = 0.2, cosine: bool = True, dropout: float = 0.1, loss: str = "softmax",
                  n_samples: int = 1024, max_degree: int = 32, text_model: str = DEFAULT_TEXT_MODEL,
@@ -148,6 +149,7 @@ class Hybrid(TorchRecommender):
         self.fusion = fusion
         self.weights = weights
         self.source_dropout = source_dropout
+        self.history_dropout = history_dropout
         self.align = align
         self.user_text = user_text
         self.aggregation = aggregation
@@ -169,8 +171,8 @@ class Hybrid(TorchRecommender):
         self._aggregation = _enum(Aggregation, self.aggregation, "aggregation")
         self._loss_kind = _enum(SoftmaxLoss, self.loss, "loss")
         self._finetune = _enum(FineTune, self.finetune, "finetune")
-        if not 0 <= self.source_dropout < 1 or not 0 <= self.dropout < 1:
-            raise ConfigError("source_dropout and dropout must lie in [0, 1)")
+        if not all(0 <= x < 1 for x in (self.source_dropout, self.history_dropout, self.dropout)):
+            raise ConfigError("source_dropout, history_dropout and dropout must lie in [0, 1)")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be positive, got {self.temperature}")
 
@@ -334,7 +336,11 @@ class Hybrid(TorchRecommender):
         a_t = a.index_select(0, pos)
         use_id = (torch.rand(len(users)) >= p).float() if p else torch.ones(len(users))
         text = None if not hasattr(self, "_user_text") else self._user_text.index_select(0, users)
-        u = self._users_from(net, weighted - a_t.unsqueeze(1) * target, total - a_t, users, use_id, text)
+        history, weight = weighted - a_t.unsqueeze(1) * target, total - a_t
+        if self.history_dropout:  # some users train with neither ID nor history: the path of unseen users
+            keep = (torch.rand(len(users)) >= self.history_dropout).float()
+            history, weight, use_id = history * keep.unsqueeze(1), weight * keep, use_id * keep
+        u = self._users_from(net, history, weight, users, use_id, text)
         u = self._scale(nn.functional.dropout(u, self.dropout, training=True))
         if self._loss_kind is SoftmaxLoss.FULL:
             # items with no training interaction (held-out cold items) are unknown, not negatives

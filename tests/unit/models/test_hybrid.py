@@ -75,14 +75,16 @@ def test_degrades_to_what_the_data_has(tiny: Dataset, caplog: pytest.LogCaptureF
 
 
 @pytest.mark.parametrize("bad", [{"fusion": "sum"}, {"sources": "id,audio"}, {"sources": ""}, {"loss": "hinge"},
-                                 {"weights": "1,2"}, {"temperature": 0}])
+                                 {"weights": "1,2"}, {"temperature": 0}, {"history_dropout": 1.0},
+                                 {"finetune": "full"}])
 def test_bad_options_are_config_errors(tiny: Dataset, bad: dict) -> None:
     with pytest.raises(ConfigError):
         Hybrid(epochs=1, **bad).fit(tiny, show_progress=False)
 
 
-def test_sampled_softmax_and_attention_train(tiny: Dataset) -> None:
-    m = Hybrid(loss="sampled", n_samples=16, aggregation="attention", **FAST).fit(tiny, show_progress=False)
+def test_sampled_softmax_attention_and_history_dropout_train(tiny: Dataset) -> None:
+    m = Hybrid(loss="sampled", n_samples=16, aggregation="attention", history_dropout=0.2,
+               **FAST).fit(tiny, show_progress=False)
     assert cluster_agreement(m, tiny, np.arange(tiny.n_users), np.arange(tiny.n_items)) > 0.8
 
 
