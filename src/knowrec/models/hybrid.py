@@ -188,7 +188,7 @@ class Hybrid(TorchRecommender):
             kg_sizes = self._prepare_kg(data)
         texts = item_texts(data, self.text_template or None) if Source.TEXT in wanted else None
         text_dim = user_dim = 0
-        self._lm = None
+        self._lm = self._user_text = None
         if texts is not None:
             encoder = TextEncoder(self.text_model)
             self._item_text = torch.from_numpy(encoder.encode(texts))
@@ -206,8 +206,7 @@ class Hybrid(TorchRecommender):
                            ", ".join(s for s in wanted if s in self._has))
         self.sources_ = [str(s) for s in wanted if s in self._has]
         self._weights = self._fixed_weights(wanted)
-        self._history = data.matrix()
-        self._hist, self._hist_t = _history_operators(self._history)
+        self._hist, self._hist_t = _history_operators(self.seen_)
         net = HybridNet(n_users=data.n_users, n_items=data.n_items, dim=self.dim, text_dim=text_dim,
                         user_text_dim=user_dim, n_sources=len(self.sources_), gate=self._fusion is Fusion.GATE,
                         attention=self._aggregation is Aggregation.ATTENTION, **kg_sizes)
@@ -335,7 +334,7 @@ class Hybrid(TorchRecommender):
         target = items.index_select(0, pos)
         a_t = a.index_select(0, pos)
         use_id = (torch.rand(len(users)) >= p).float() if p else torch.ones(len(users))
-        text = None if not hasattr(self, "_user_text") else self._user_text.index_select(0, users)
+        text = None if self._user_text is None else self._user_text.index_select(0, users)
         history, weight = weighted - a_t.unsqueeze(1) * target, total - a_t
         if self.history_dropout:  # some users train with neither ID nor history: the path of unseen users
             keep = (torch.rand(len(users)) >= self.history_dropout).float()
@@ -397,7 +396,7 @@ class Hybrid(TorchRecommender):
         total = (self._hist @ a.unsqueeze(1)).squeeze(1)
         users = torch.arange(self.n_users_)
         has_history = torch.from_numpy(np.diff(self.seen_.indptr) > 0).float()
-        text = getattr(self, "_user_text", None)
+        text = self._user_text
         self.user_factors_ = self._scale(self._users_from(net, weighted, total, users, has_history, text))
         self.item_factors_ = items.detach().clone()
         self.item_bias_ = self._item_bias(net).detach().clone()
