@@ -14,7 +14,6 @@ import torch
 from knowrec._io import read_json, write_json
 from knowrec.config import RunConfig
 from knowrec.data.hub import load_dataset
-from knowrec.data.split import SplitKind
 from knowrec.data.split import split as make_split
 from knowrec.errors import ConfigError, did_you_mean
 from knowrec.evaluate.ctr import CTREvaluator
@@ -78,11 +77,9 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
     split = make_split(data, config.split, seed=config.seed, ratios=config.ratios, cold_share=config.cold_share)
     evaluator = Evaluator(data, split, ks=config.ks)
     ctr = None if data.negatives is None else CTREvaluator(data, split)
-    # a cold-item split ranks the held-out cold items among themselves (CLCRec/Heater), and over all items too
-    cold = {"valid": split.cold_valid, "test": split.cold_test} if split.kind is SplitKind.COLD_ITEM else {}
 
     def validate(m: Recommender) -> dict[str, float]:
-        valid = evaluator.evaluate(m, "valid", candidates=cold.get("valid")).metrics
+        valid = evaluator.evaluate(m, "valid", candidates=split.candidates("valid")).metrics
         return valid | ({} if ctr is None else ctr.validate(m))
 
     trainer = Trainer(
@@ -91,9 +88,10 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
         folder=folder, show_progress=show_progress,
     )
     trained = trainer.fit(model, split.train(data), resume=resume)
-    valid = evaluator.evaluate(model, "valid", candidates=cold.get("valid"))
-    test = evaluator.evaluate(model, "test", candidates=cold.get("test"))
-    test_all = evaluator.evaluate(model, "test").metrics if cold else None
+    valid = evaluator.evaluate(model, "valid", candidates=split.candidates("valid"))
+    test = evaluator.evaluate(model, "test", candidates=split.candidates("test"))
+    # a cold-item split ranks the held-out items among themselves (CLCRec/Heater), and over all items too
+    test_all = None if split.candidates("test") is None else evaluator.evaluate(model, "test").metrics
     if ctr is not None:  # the CTR protocol of RippleNet-style data: AUC and F1 as well
         scores = ctr.evaluate(model)
         valid.metrics.update(scores["valid"])

@@ -121,3 +121,17 @@ def test_kg_embed(tmp_path: Path, data_dir: Path) -> None:
     m = json.loads((tmp_path / "te" / "metrics.json").read_text())
     assert m["test"]["mrr"] > m["test"]["random_mrr"]
     assert (tmp_path / "te" / "model" / "weights.safetensors").is_file()
+
+
+def test_evaluate_a_cold_item_run_ranks_cold_items(tmp_path: Path, data_dir: Path) -> None:
+    """`knowrec evaluate` re-creates metrics.json's numbers for a cold-item run, all-items ranking included."""
+    out = tmp_path / "cold"
+    res = runner.invoke(app, ["train", "--dataset", "ml-100k", "--model", "content", "--split", "cold-item",
+                              "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "test_all_items" in res.output
+    saved = json.loads((out / "metrics.json").read_text())
+    res = runner.invoke(app, ["evaluate", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"{saved['test']['recall@20']:.4f}" in res.output
+    assert f"{saved['test_all_items']['recall@20']:.4f}" in res.output

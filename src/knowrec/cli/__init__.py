@@ -92,7 +92,7 @@ def train_cmd(
     result = pipeline(cfg, out=out, show_progress=not quiet, resume=not fresh, overwrite=overwrite)
     m = result.metrics()
     console.print(_metric_table(f"{cfg.model} on {cfg.dataset} ({cfg.split} split, seed {cfg.seed})",
-                                {"valid": m["valid"], "test": m["test"]}))
+                                {part: m[part] for part in ("valid", "test", "test_all_items") if part in m}))
     console.print(
         f"best epoch {m['best_epoch']} of {m['epochs_run']} · {m['time_to_best_seconds']:.1f} s to the best epoch · "
         f"{m['train_seconds']:.1f} s training · peak RSS {m['peak_rss_mb']:.0f} MB"
@@ -120,7 +120,11 @@ def evaluate_cmd(
                         f"(fingerprint {data.fingerprint()} ≠ {result.data_fingerprint})")
     cut = [int(k) for k in ks.split(",")] if ks else result.config.ks
     ev = Evaluator(data, result.split, ks=cut)
-    metrics = {part: ev.evaluate(result.model, part).metrics for part in ("valid", "test")}
+    split = result.split
+    metrics = {part: ev.evaluate(result.model, part, candidates=split.candidates(part)).metrics
+               for part in ("valid", "test")}
+    if split.candidates("test") is not None:  # a cold-item run: its cold items, then among all items
+        metrics["test_all_items"] = ev.evaluate(result.model, "test").metrics
     console.print(_metric_table(f"{result.config.model} on {result.config.dataset} ({run})", metrics))
 
 

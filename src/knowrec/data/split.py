@@ -41,6 +41,13 @@ class Split:
     def indices(self, part: int) -> np.ndarray:
         return np.flatnonzero(self.parts == part)
 
+    def candidates(self, part: str) -> np.ndarray | None:
+        """The items ``part`` ("valid"/"test") is ranked among: its cold items on a cold-item split (the
+        protocol of cold-start papers), else ``None`` for all items."""
+        if self.kind is not SplitKind.COLD_ITEM:
+            return None
+        return {"valid": self.cold_valid, "test": self.cold_test}[part]
+
     def train(self, data: Dataset) -> Dataset:
         """The training interactions over the full catalogue."""
         return data.subset(self.parts == TRAIN)
