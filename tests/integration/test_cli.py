@@ -135,3 +135,11 @@ def test_evaluate_a_cold_item_run_ranks_cold_items(tmp_path: Path, data_dir: Pat
     assert res.exit_code == 0, res.output
     assert f"{saved['test']['recall@20']:.4f}" in res.output
     assert f"{saved['test_all_items']['recall@20']:.4f}" in res.output
+
+
+def test_explain_recommendations_with_kg_paths(runs: Path) -> None:
+    out = run("explain", str(runs / "bpr"), "--user", "196", "-k", "2")
+    assert out.count("for user 196") == 2 and "knowledge-graph paths from your history" in out
+    assert "film.film." in out and " ms" in out
+    out = run("explain", str(runs / "bpr"), "--user", "196", "--item", "50")
+    assert "Star Wars (1977) for user 196" in out

@@ -148,6 +148,33 @@ def recommend_cmd(
                             frame.itertuples(index=False)))
 
 
+@app.command("explain")
+@friendly_errors
+def explain_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `knowrec train`.")],
+    user: Annotated[str, typer.Option(help="Original user id.")],
+    item: Annotated[list[str] | None, typer.Option(help="Original item id (repeatable; default: the top-k).")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many recommendations to explain without --item.")] = 3,
+    max_hops: Annotated[int, typer.Option(help="Longest knowledge-graph path, in facts.")] = 3,
+) -> None:
+    """Why items are recommended to a user: KG paths from their history, or the closest history items."""
+    import time
+
+    from knowrec.data import load_dataset
+    from knowrec.results import RunResult
+    from knowrec.serve import Explainer
+
+    result = RunResult.load(run)
+    data = load_dataset(result.config.dataset)
+    explainer = Explainer(result.model, data, max_hops=max_hops)
+    items = item or [str(i) for i in result.recommend(data, user, k)["item_id"]]
+    for item_id in items:
+        t0 = time.perf_counter()
+        text = str(explainer.explain(user, item_id))
+        console.print(text, markup=False, highlight=False)  # relation names look like [markup]
+        console.print(f"[dim]{(time.perf_counter() - t0) * 1000:.0f} ms[/dim]")
+
+
 @app.command("compare")
 @friendly_errors
 def compare_cmd(
