@@ -56,16 +56,18 @@ class Explainer:
 
     ``store`` is a graph store holding the dataset's KG; by default an in-memory LadybugDB is loaded from
     ``data`` (0.3 s for ml-100k). ``anchors`` history items (the most similar to the target) start the path
-    search of up to ``max_hops`` facts; ``limit`` reasons are returned.
+    search of up to ``max_hops`` facts; of up to ``candidates`` shortest paths found, ``limit`` reasons are
+    returned.
     """
 
     def __init__(self, model: Recommender, data: Dataset, store: GraphStore | None = None, *, anchors: int = 5,
-                 max_hops: int = 3, limit: int = 3) -> None:
+                 max_hops: int = 3, limit: int = 3, candidates: int = 200) -> None:
         self.model = model
         self.data = data
         self.anchors = anchors
         self.max_hops = max_hops
         self.limit = limit
+        self.candidates = candidates
         self.store = store
         if store is None and data.kg is not None:
             self.store = open_store(":memory:")
@@ -114,7 +116,7 @@ class Explainer:
         if not entity_item:
             return []
         paths = self.store.paths([str(ids[h]) for h in entity_item.values()], str(ids[item]),
-                                 max_hops=self.max_hops, limit=10 * self.limit)
+                                 max_hops=self.max_hops, limit=self.candidates)
         best: dict[int, tuple[int, Reason]] = {}
         for path in paths:
             source = entity_item.get(path.nodes[0])
