@@ -267,15 +267,16 @@ class Hybrid(TorchRecommender):
 
     def _fuse(self, net: HybridNet, vectors: torch.Tensor, present: torch.Tensor,
               log_count: torch.Tensor) -> torch.Tensor:
-        """Mix the present sources: fixed weights renormalised over them, or a learned gate that also sees how
-        many interactions the item had (``log_count``, 0 for items without an ID part) to trust its ID more."""
+        """Weight the present sources — fixed weights renormalised over them, or a learned gate that also sees
+        how many interactions the item had (``log_count``, 0 for items without an ID part) to trust its ID
+        more — and return the weighted parts ``(n, S, dim)``, whose sum is the fused vector."""
         if self._fusion is Fusion.GATE:
             logits = net.gate(torch.cat([(vectors * present.unsqueeze(-1)).flatten(1), log_count.unsqueeze(1)], 1))
             weights = torch.softmax(logits.masked_fill(present == 0, -torch.inf), 1).nan_to_num(0.0)
         else:
             weights = present * self._weights
             weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
-        return (weights.unsqueeze(-1) * vectors).sum(1)
+        return weights.unsqueeze(-1) * vectors
 
     def _history_weights(self, net: HybridNet, items: torch.Tensor) -> torch.Tensor:
         if self._aggregation is Aggregation.MEAN:
@@ -295,12 +296,28 @@ class Hybrid(TorchRecommender):
 
     def _item_vectors(self, net: HybridNet, keep_id: torch.Tensor,
                       parts: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """Fused item vectors, the ID part used only where ``keep_id`` (1/0 per item) says."""
+        """Weighted source parts of the item vectors, the ID part used only where ``keep_id`` (1/0) says."""
         vectors, present = parts if parts is not None else self._source_vectors(net)
         if Source.ID in self.sources_:
             col = self.sources_.index(Source.ID)
             present = torch.cat([present[:, :col], keep_id.unsqueeze(1), present[:, col + 1:]], 1)
         return self._fuse(net, vectors, present, torch.log1p(self._popularity) * keep_id)
+
+    def _normalised(self, parts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scored item vectors (unit length when ``cosine``) and their source parts, scaled alike."""
+        fused = parts.sum(1)
+        scale = fused.norm(dim=1, keepdim=True).clamp_min(1e-12) if self.cosine else torch.ones(len(fused), 1)
+        return fused / scale, parts / scale.unsqueeze(1)
+
+    def attribution(self, users: Any, items: Any) -> dict[str, np.ndarray]:
+        """How much of each (user, item) score each source gave: the user vector's dot product with the
+        item's ID, KG and text parts, plus the popularity prior. The values sum to the score."""
+        self.check_is_fitted()
+        users = torch.as_tensor(np.atleast_1d(users), dtype=torch.long)
+        items = torch.as_tensor(np.atleast_1d(items), dtype=torch.long)
+        shares = (self.item_parts_[items] * self.user_factors_[users].unsqueeze(1)).sum(-1)
+        out = {name: shares[:, j].numpy() for j, name in enumerate(self.sources_)}
+        return out | {"popularity": self.item_bias_[items].numpy()}
 
     def _unit(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(x, dim=-1) if self.cosine else x
@@ -326,7 +343,8 @@ class Hybrid(TorchRecommender):
         parts = self._source_vectors(net, self._tuned_text(pos))
         has_id = self._has[Source.ID].float()
         keep = has_id * (torch.rand(self.n_items_) >= p) if p else has_id
-        items = nn.functional.dropout(self._unit(self._item_vectors(net, keep, parts)), self.dropout, training=True)
+        items = nn.functional.dropout(self._unit(self._item_vectors(net, keep, parts).sum(1)), self.dropout,
+                                      training=True)
         a = self._history_weights(net, items)
         # the history aggregate leaves the target out: (sum over history - target) / (weights - target's)
         weighted = SpMM.apply(self._hist, self._hist_t, a.unsqueeze(1) * items).index_select(0, users)
@@ -349,8 +367,8 @@ class Hybrid(TorchRecommender):
             main = self._sampled_softmax(u, items, pos, self._item_bias(net))
         if self.align and Source.ID in self.sources_ and len(self.sources_) > 1:
             # content alone (ID hidden) should land where the full vector of a warm item lies (DropoutNet-style)
-            content = self._unit(self._item_vectors(net, torch.zeros(self.n_items_), parts)).index_select(0, pos)
-            anchor = self._unit(self._item_vectors(net, has_id, parts)).index_select(0, pos).detach()
+            content = self._unit(self._item_vectors(net, torch.zeros(self.n_items_), parts).sum(1))[pos]
+            anchor = self._unit(self._item_vectors(net, has_id, parts).sum(1))[pos].detach()
             main = main + self.align * (1 - (content * anchor).sum(1)).mean()
         l2 = net.user_id(users).pow(2).sum() + target.pow(2).sum()
         if Source.ID in self.sources_:
@@ -390,7 +408,7 @@ class Hybrid(TorchRecommender):
         if self._lm is not None:  # re-encode every item with the language model as tuned so far
             vectors = [embed(self._lm, self._texts[s:s + 256]) for s in range(0, len(self._texts), 256)]
             self._item_text = torch.cat(vectors)
-        items = self._unit(self._item_vectors(net, self._has[Source.ID].float()))
+        items, self.item_parts_ = self._normalised(self._item_vectors(net, self._has[Source.ID].float()))
         a = self._history_weights(net, items)
         weighted = self._hist @ (a.unsqueeze(1) * items)
         total = (self._hist @ a.unsqueeze(1)).squeeze(1)
@@ -458,9 +476,11 @@ class Hybrid(TorchRecommender):
                     encoded = self._item_encoder().encode(texts, show_progress=show_progress)
                     vectors.append(net.text_proj(torch.from_numpy(encoded)))
                     present.append(torch.tensor([bool(t.strip()) for t in texts], dtype=torch.float32))
-            new = self._unit(self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1), torch.zeros(n_new)))
+            new, new_parts = self._normalised(
+                self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1), torch.zeros(n_new)))
         start = self.n_items_
         self.item_factors_ = torch.cat([self.item_factors_, new])
+        self.item_parts_ = torch.cat([self.item_parts_, new_parts])
         # a new item has no interactions because it is new, not because people pass it over: it gets the
         # catalogue's mean popularity prior, not the lowest one
         self.item_bias_ = torch.cat([self.item_bias_, self.item_bias_.mean().expand(n_new)])
@@ -505,7 +525,8 @@ class Hybrid(TorchRecommender):
         net_state = {f"net.{k}": v for k, v in self._net().state_dict().items()
                      if (k not in ("user_id.weight", "item_id.weight") or Source.ID in self.sources_)
                      and not k.startswith("lm.")}  # a tuned language model is saved as its own folder
-        return {**super()._state(), **net_state, "fusion_weights": self._weights, "item_bias": self.item_bias_}
+        return {**super()._state(), **net_state, "fusion_weights": self._weights, "item_bias": self.item_bias_,
+                "item_parts": self.item_parts_}
 
     def _set_state(self, state: dict[str, torch.Tensor]) -> None:
         self.net_state_ = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}

@@ -39,6 +39,8 @@ class Explanation:
     title: str
     kind: Literal["kg", "similar", "none"]
     reasons: list[Reason] = field(default_factory=list)
+    #: Each source's part of the score (``id``, ``kg``, ``text``, ``popularity``) for models that split it.
+    sources: dict[str, float] = field(default_factory=dict)
 
     def __str__(self) -> str:
         head = f"{self.title} for user {self.user_id}"
@@ -48,6 +50,9 @@ class Explanation:
             "no knowledge-graph path within reach; closest items in your history"
         lines = [f"{head} — {lead}:"]
         lines += [f"  {r.text}  (similarity {r.support:.2f})" for r in self.reasons]
+        if self.sources:
+            score = sum(self.sources.values())
+            lines.append(f"  score {score:.2f} = " + " + ".join(f"{k} {v:.2f}" for k, v in self.sources.items()))
         return "\n".join(lines)
 
 
@@ -85,8 +90,15 @@ class Explainer:
         user, item = int(self.data.user_index(user_id)), int(self.data.item_index(item_id))
         history = self.model.seen_[user].indices
         title = self._titles[item]
+        explanation = self._explain(user, item, history)
+        explanation.user_id, explanation.item_id, explanation.title = str(user_id), str(item_id), title
+        if hasattr(self.model, "attribution"):
+            explanation.sources = {k: float(v[0]) for k, v in self.model.attribution(user, item).items()}
+        return explanation
+
+    def _explain(self, user: int, item: int, history: np.ndarray) -> Explanation:
         if len(history) == 0:
-            return Explanation(str(user_id), str(item_id), title, "none")
+            return Explanation("", "", "", "none")
         similarity = self._similarity(history, item)
         order = np.argsort(-similarity, kind="stable")
         support = dict(zip(history.tolist(), similarity.tolist(), strict=True))
@@ -94,11 +106,11 @@ class Explainer:
             anchors = history[order[: self.anchors]]
             reasons = self._kg_reasons(anchors, item, support)
             if reasons:
-                return Explanation(str(user_id), str(item_id), title, "kg", reasons)
+                return Explanation("", "", "", "kg", reasons)
         closest = history[order[: self.limit]]
         reasons = [Reason(f"similar to {self._titles[h]}, which you interacted with", str(self.data.item_ids[h]),
                           support[int(h)]) for h in closest]
-        return Explanation(str(user_id), str(item_id), title, "similar", reasons)
+        return Explanation("", "", "", "similar", reasons)
 
     def _similarity(self, history: np.ndarray, item: int) -> np.ndarray:
         if self._vectors is None:  # a model without item vectors: no ranking of the history, order kept

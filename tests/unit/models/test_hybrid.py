@@ -109,3 +109,17 @@ def test_language_model_fine_tuning(tiny: Dataset, tmp_path: Path, mode: str) ->
     (idx,) = back.add_items(new)
     # the tuned encoder maps the text of item 0 where the fitted model put item 0's text part
     assert torch.nn.functional.cosine_similarity(back.item_factors_[idx], m.item_factors_[0], dim=0) > 0.5
+
+
+def test_attribution_splits_the_score_by_source(tiny: Dataset, tmp_path: Path) -> None:
+    m = Hybrid(**FAST).fit(tiny, show_progress=False)
+    users, items = np.array([0, 0, 30]), np.array([1, 25, 25])
+    parts = m.attribution(users, items)
+    assert set(parts) == {"id", "kg", "text", "popularity"}
+    total = sum(parts.values())
+    assert np.allclose(total, m.score_pairs(users, items), atol=1e-4)
+    m.save(tmp_path / "m")
+    back = Recommender.load(tmp_path / "m")
+    new = back.add_items(pd.DataFrame({"title": ["Item 97"], "genres": [["drama"]]}, index=["n"]))
+    added = back.attribution([0], new)
+    assert added["id"][0] == 0 and np.isclose(sum(added.values())[0], back.score_pairs([0], new)[0], atol=1e-4)

@@ -21,6 +21,7 @@ def test_paths_through_shared_genres(tiny: Dataset) -> None:
             assert reason.via in set(tiny.item_ids[model.seen_[0].indices])
         assert [r.support for r in exp.reasons] == sorted((r.support for r in exp.reasons), reverse=True)
         assert str(exp).startswith(f"{tiny.item_titles()[item]} for user u0")
+        assert set(exp.sources) == {"id", "kg", "text", "popularity"} and "score" in str(exp)
 
 
 def test_without_a_graph_the_closest_history_items_explain(tiny: Dataset) -> None:
