@@ -26,7 +26,7 @@ from torch import nn
 
 from knowrec._io import read_json, write_json
 from knowrec.data.dataset import Dataset
-from knowrec.errors import ConfigError
+from knowrec.errors import ConfigError, NotSupportedError
 from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts, shared_tails
 from knowrec.models.base import TorchRecommender, register
 from knowrec.models.lightgcn import SpMM, sparse_csr
@@ -313,6 +313,8 @@ class Hybrid(TorchRecommender):
         """How much of each (user, item) score each source gave: the user vector's dot product with the
         item's ID, KG and text parts, plus the popularity prior. The values sum to the score."""
         self.check_is_fitted()
+        if getattr(self, "item_parts_", None) is None:
+            raise NotSupportedError("this model was saved without per-source item parts; retrain it to attribute")
         users = torch.as_tensor(np.atleast_1d(users), dtype=torch.long)
         items = torch.as_tensor(np.atleast_1d(items), dtype=torch.long)
         shares = (self.item_parts_[items] * self.user_factors_[users].unsqueeze(1)).sum(-1)

@@ -9,6 +9,7 @@ and history items are ranked by their similarity to the target.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from knowrec.data.dataset import Dataset
+from knowrec.errors import NotSupportedError
 from knowrec.kg.store import GraphStore, open_store
 from knowrec.models.base import Recommender
 
@@ -93,7 +95,8 @@ class Explainer:
         explanation = self._explain(user, item, history)
         explanation.user_id, explanation.item_id, explanation.title = str(user_id), str(item_id), title
         if hasattr(self.model, "attribution"):
-            explanation.sources = {k: float(v[0]) for k, v in self.model.attribution(user, item).items()}
+            with contextlib.suppress(NotSupportedError):
+                explanation.sources = {k: float(v[0]) for k, v in self.model.attribution(user, item).items()}
         return explanation
 
     def _explain(self, user: int, item: int, history: np.ndarray) -> Explanation:
