@@ -38,15 +38,14 @@ class EvalResult:
 class Evaluator:
     """Evaluates any model with ``score(users)`` on a split of a dataset, batched over users in torch.
 
-    ``candidates`` restricts the ranking to some items (the cold items of a cold-item split, say).
+    ``evaluate(..., candidates=)`` restricts the ranking to some items (the cold items of a cold-item split).
     Beyond the per-user metrics it reports catalogue coverage, novelty and intra-list diversity at each K;
     diversity uses 64-d item vectors from a truncated SVD of the training matrix, so it does not depend on
     the model being measured.
     """
 
     def __init__(self, data: Dataset, split: Split, *, ks: Sequence[int] = (10, 20),
-                 metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 1024,
-                 candidates: np.ndarray | None = None) -> None:
+                 metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 1024) -> None:
         if not ks or min(ks) < 1:
             raise ConfigError(f"ks must be positive integers, got {list(ks)}")
         for m in metrics:
@@ -60,13 +59,12 @@ class Evaluator:
         self._masks = {"valid": m[TRAIN], "test": (m[TRAIN] + m[VALID]).tocsr()}
         self._popularity = torch.from_numpy(np.asarray(m[TRAIN].sum(0)).ravel())
         self._item_vectors = _svd_item_vectors(m[TRAIN])
-        self._candidates = None if candidates is None else _item_mask(candidates, self.n_items)
 
     def evaluate(self, model: Any, part: Part = "test", *, candidates: np.ndarray | None = None) -> EvalResult:
-        """Rank all items (or ``candidates``, else those given at construction) for every user with a held-out
-        positive in ``part``; return means and per-user arrays."""
+        """Rank all items (or only ``candidates``) for every user with a held-out positive in ``part``; return
+        means and per-user arrays."""
         positives, mask = self._positives[part], self._masks[part]
-        allowed = self._candidates if candidates is None else _item_mask(candidates, self.n_items)
+        allowed = None if candidates is None else _item_mask(candidates, self.n_items)
         n_pos_all = np.diff(positives.indptr)
         users = np.flatnonzero(n_pos_all > 0)
         kmax = min(max(self.ks), self.n_items)

@@ -215,9 +215,10 @@ class Hybrid(TorchRecommender):
         return net
 
     def _param_groups(self) -> list[dict[str, Any]]:
-        lm = {id(p) for p in getattr(self.module_, "lm", nn.Module()).parameters()}
-        groups = [{"params": [p for p in self.module_.parameters() if id(p) not in lm]}]
-        trainable = [p for p in getattr(self.module_, "lm", nn.Module()).parameters() if p.requires_grad]
+        lm = list(getattr(self.module_, "lm", nn.Module()).parameters())
+        in_lm = {id(p) for p in lm}
+        groups = [{"params": [p for p in self.module_.parameters() if id(p) not in in_lm]}]
+        trainable = [p for p in lm if p.requires_grad]
         return groups + ([{"params": trainable, "lr": self.lm_lr}] if trainable else [])
 
     def _prepare_kg(self, data: Dataset) -> dict[str, int]:
@@ -282,6 +283,13 @@ class Hybrid(TorchRecommender):
         if self._aggregation is Aggregation.MEAN:
             return torch.ones(len(items))
         return torch.exp((items @ net.query).clamp(-20, 20))
+
+    def _aggregate(self, net: HybridNet, history: torch.Tensor,
+                   items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weighted sums of the history items' vectors and of their weights, for each row of the sparse
+        ``history`` (users × items)."""
+        a = self._history_weights(net, items)
+        return history @ (a.unsqueeze(1) * items), (history @ a.unsqueeze(1)).squeeze(1)
 
     def _users_from(self, net: HybridNet, history_sum: torch.Tensor,
                     history_weight: torch.Tensor, users: torch.Tensor | None, use_id: torch.Tensor | None,
@@ -411,16 +419,11 @@ class Hybrid(TorchRecommender):
             vectors = [embed(self._lm, self._texts[s:s + 256]) for s in range(0, len(self._texts), 256)]
             self._item_text = torch.cat(vectors)
         items, self.item_parts_ = self._normalised(self._item_vectors(net, self._has[Source.ID].float()))
-        a = self._history_weights(net, items)
-        weighted = self._hist @ (a.unsqueeze(1) * items)
-        total = (self._hist @ a.unsqueeze(1)).squeeze(1)
-        users = torch.arange(self.n_users_)
+        weighted, total = self._aggregate(net, self._hist, items)
         has_history = torch.from_numpy(np.diff(self.seen_.indptr) > 0).float()
-        text = self._user_text
-        self.user_factors_ = self._scale(self._users_from(net, weighted, total, users, has_history, text))
-        self.item_factors_ = items.detach().clone()
-        self.item_bias_ = self._item_bias(net).detach().clone()
-        self.user_factors_ = self.user_factors_.detach().clone()
+        users = self._users_from(net, weighted, total, torch.arange(self.n_users_), has_history, self._user_text)
+        self.user_factors_, self.item_factors_ = self._scale(users), items  # fit runs this under no_grad
+        self.item_bias_ = self._item_bias(net)
 
     def _score(self, users: torch.Tensor) -> torch.Tensor:
         return super()._score(users) + self.item_bias_
@@ -434,17 +437,14 @@ class Hybrid(TorchRecommender):
         """Vectors for users the model has not seen, from their item histories and/or profile texts."""
         self.check_is_fitted()
         net = self._net()
-        indptr = np.concatenate([[0], np.cumsum([len(list(h)) for h in histories])])
-        cols = np.fromiter((int(i) for h in histories for i in h), dtype=np.int64, count=int(indptr[-1]))
+        histories = [np.asarray(list(h), dtype=np.int64) for h in histories]
+        cols = np.concatenate([np.zeros(0, dtype=np.int64), *histories])
         if len(cols) and (cols.min() < 0 or cols.max() >= self.n_items_):
             raise IndexError(f"history item index out of range [0, {self.n_items_})")
-        matrix = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, indptr),
-                               shape=(len(histories), self.n_items_))
+        rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+        history = sparse_csr(rows, cols, np.ones(len(cols), dtype=np.float32), (len(histories), self.n_items_))
         with torch.no_grad():
-            items = self.item_factors_
-            a = self._history_weights(net, items)
-            hist = torch.from_numpy(matrix.toarray())
-            weighted, total = hist @ (a.unsqueeze(1) * items), hist @ a
+            weighted, total = self._aggregate(net, history, self.item_factors_)
             text = None
             if texts is not None and hasattr(net, "user_text_proj"):
                 text = torch.from_numpy(TextEncoder(self.text_model).encode(list(texts), show_progress=False))

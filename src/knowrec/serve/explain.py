@@ -91,17 +91,17 @@ class Explainer:
         """Reasons for ``item_id`` (original id) being recommended to ``user_id`` (original id)."""
         user, item = int(self.data.user_index(user_id)), int(self.data.item_index(item_id))
         history = self.model.seen_[user].indices
-        title = self._titles[item]
-        explanation = self._explain(user, item, history)
-        explanation.user_id, explanation.item_id, explanation.title = str(user_id), str(item_id), title
+        kind, reasons = self._reasons(item, history)
+        sources = {}
         if hasattr(self.model, "attribution"):
             with contextlib.suppress(NotSupportedError):
-                explanation.sources = {k: float(v[0]) for k, v in self.model.attribution(user, item).items()}
-        return explanation
+                sources = {k: float(v[0]) for k, v in self.model.attribution(user, item).items()}
+        return Explanation(str(user_id), str(item_id), self._titles[item], kind, reasons, sources)
 
-    def _explain(self, user: int, item: int, history: np.ndarray) -> Explanation:
+    def _reasons(self, item: int, history: np.ndarray) -> tuple[Literal["kg", "similar", "none"], list[Reason]]:
+        """KG paths from the history items closest to ``item``, else those closest items themselves."""
         if len(history) == 0:
-            return Explanation("", "", "", "none")
+            return "none", []
         similarity = self._similarity(history, item)
         order = np.argsort(-similarity, kind="stable")
         support = dict(zip(history.tolist(), similarity.tolist(), strict=True))
@@ -109,11 +109,11 @@ class Explainer:
             anchors = history[order[: self.anchors]]
             reasons = self._kg_reasons(anchors, item, support)
             if reasons:
-                return Explanation("", "", "", "kg", reasons)
+                return "kg", reasons
         closest = history[order[: self.limit]]
         reasons = [Reason(f"similar to {self._titles[h]}, which you interacted with", str(self.data.item_ids[h]),
                           support[int(h)]) for h in closest]
-        return Explanation("", "", "", "similar", reasons)
+        return "similar", reasons
 
     def _similarity(self, history: np.ndarray, item: int) -> np.ndarray:
         if self._vectors is None:  # a model without item vectors: no ranking of the history, order kept

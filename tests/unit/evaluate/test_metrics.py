@@ -89,8 +89,8 @@ def test_candidates_restrict_ranking(tiny: Dataset) -> None:
 
     s = split(tiny, "cold-item")
     scores = np.random.default_rng(0).random((tiny.n_users, tiny.n_items))
-    ev = Evaluator(tiny, s, ks=[5], candidates=s.cold_test)
-    res = ev.evaluate(FixedScores(scores), "test")
+    ev = Evaluator(tiny, s, ks=[5])
+    res = ev.evaluate(FixedScores(scores), "test", candidates=s.cold_test)
     assert res.metrics["coverage@5"] <= len(s.cold_test) / tiny.n_items + 1e-9
 
 
