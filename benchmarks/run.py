@@ -25,7 +25,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from knowrec._io import atomic_path, write_json
+from knowrec._io import save_figure, write_json
 from knowrec.evaluate import compare_per_user
 from knowrec.results import load_per_user
 
@@ -129,10 +129,7 @@ def plot(rows: dict, path: Path, dataset: str) -> None:
     ax2.set_xticks(x, models)
     ax2.set_ylabel("seconds to best epoch (1 thread)")
     ax2.set_title("Training time")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

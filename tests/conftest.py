@@ -56,3 +56,13 @@ def make_tiny(n_users: int = 50, n_items: int = 40, seed: int = 0) -> Dataset:
 @pytest.fixture
 def tiny() -> Dataset:
     return make_tiny()
+
+
+@pytest.fixture(scope="session")
+def tiny_hybrid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hybrid model fitted on the tiny dataset, saved once per session (services load their own copy)."""
+    from knowrec.models import Hybrid
+
+    folder = tmp_path_factory.mktemp("tiny-hybrid") / "model"
+    Hybrid(epochs=25, batch_size=64, lr=0.02).fit(make_tiny(), show_progress=False).save(folder)
+    return folder

@@ -43,6 +43,10 @@ class UnknownNameError(KnowrecError, LookupError):
     """A name (model, dataset, user, item, metric) is not known; the message lists close matches."""
 
 
+class ConflictError(KnowrecError, ValueError):
+    """Something with this name exists already (adding an item twice, say)."""
+
+
 class NotFittedError(KnowrecError, ValueError, AttributeError):
     """A model was used before ``fit``."""
 

@@ -125,7 +125,7 @@ class RunResult:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from knowrec._io import atomic_path
+        from knowrec._io import save_figure
 
         hist = pd.DataFrame(self.train.history)
         metric = f"valid_{self.config.valid_metric}"
@@ -141,11 +141,7 @@ class RunResult:
             if self.train.best_epoch:
                 ax2.axvline(self.train.best_epoch, color="grey", linestyle="--", linewidth=1)
         ax.set_title(f"{self.config.model} on {self.config.dataset}")
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-        plt.close(fig)
-        return Path(path)
+        return save_figure(fig, path)
 
 
 def load_per_user(folder: str | Path, part: str = "test") -> dict[str, np.ndarray]:

@@ -143,3 +143,57 @@ def test_explain_recommendations_with_kg_paths(runs: Path) -> None:
     assert "film.film." in out and " ms" in out
     out = run("explain", str(runs / "bpr"), "--user", "196", "--item", "50")
     assert "Star Wars (1977) for user 196" in out
+
+
+def test_recommend_with_explanations(runs: Path) -> None:
+    out = run("recommend", str(runs / "bpr"), "--user", "196", "-k", "3", "--explain")
+    assert out.count("for user 196 — ") == 3 and "-[film.film." in out
+
+
+def test_serve_over_http(runs: Path, tmp_path: Path) -> None:
+    """`knowrec serve` in its own process on loopback: health, explained top-10 for real users (most with a KG
+    path), a clear 400 where a BPR model cannot add items, and the live state file in place."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = tmp_path / "live.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "knowrec", "serve", str(runs / "bpr"), "--port", str(port),
+                             "--state", str(state)], env=os.environ | {"KNOWREC_TOKEN": "t"})
+
+    def call(method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(method, path, json.dumps(body) if body is not None else None,
+                     {"Content-Type": "application/json", "Authorization": "Bearer t"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, "knowrec serve did not start"
+            try:
+                status, health = call("GET", "/health")
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200 and health["model"] == "bpr" and health["items"] == 1682
+        with_path = total = 0
+        for user in ("1", "196", "405", "655", "888"):
+            status, body = call("GET", f"/users/{user}/recommendations?k=10&explain=true")
+            assert status == 200 and len(body["items"]) == 10
+            total += 10
+            with_path += sum(i["explanation"]["kind"] == "kg" for i in body["items"])
+        assert with_path >= 0.8 * total
+        status, body = call("POST", "/items", {"item_id": "new", "fields": {"title": "A new film"}})
+        assert status == 400 and "cannot add items" in body["detail"]
+        assert state.is_file()
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -135,6 +135,7 @@ def recommend_cmd(
     user: Annotated[list[str], typer.Option(help="Original user id (repeatable).")],
     k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
     include_seen: Annotated[bool, typer.Option(help="Keep items the user has already interacted with.")] = False,
+    explain: Annotated[bool, typer.Option(help="Say why: knowledge-graph paths and the score's sources.")] = False,
 ) -> None:
     """Top-k items for users, by original id, with titles where the dataset has them."""
     from knowrec.data import load_dataset
@@ -142,10 +143,45 @@ def recommend_cmd(
 
     result = RunResult.load(run)
     data = load_dataset(result.config.dataset)
+    explainer = None
+    if explain:
+        from knowrec.serve import Explainer
+
+        explainer = Explainer(result.model, data)
     for uid in user:
         frame = result.recommend(data, uid, k, exclude_seen=not include_seen)
         console.print(table(f"Top {k} for user {uid} ({result.config.model})", list(frame.columns),
                             frame.itertuples(index=False)))
+        for item_id in frame["item_id"] if explainer is not None else ():
+            console.print(str(explainer.explain(uid, item_id)), markup=False, highlight=False)
+
+
+@app.command("serve")
+@friendly_errors
+def serve_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `knowrec train`.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    index: Annotated[str, typer.Option(help="Retrieval: exact, hnsw or ivf (faiss).")] = "exact",
+    state: Annotated[Path | None, typer.Option(help="SQLite file of live items and interactions "
+                                                    "(default RUN/live.sqlite).")] = None,
+    token: Annotated[str | None, typer.Option(envvar="KNOWREC_TOKEN",
+                                              help="Bearer token required by writes (env KNOWREC_TOKEN).")] = None,
+    explain: Annotated[bool, typer.Option(help="Load the knowledge graph for explanations.")] = True,
+) -> None:
+    """Serve a trained model over HTTP (FastAPI): recommendations with explanations, new items and
+    interactions live, /metrics, a web page at /."""
+    import torch
+    import uvicorn
+
+    from knowrec.serve.app import create_app
+    from knowrec.serve.service import RecommenderService
+
+    torch.set_num_threads(1)  # requests are small; one thread keeps latency flat beside other work
+    service = RecommenderService.from_run(run, index=index, state=state, explain=explain)
+    console.print(f"serving {service.model.name} on {service.data.name}: {len(service.user_ids)} users, "
+                  f"{len(service.item_ids)} items ({index} index) at http://{host}:{port}/")
+    uvicorn.run(create_app(service, token=token), host=host, port=port, log_level="warning")
 
 
 @app.command("explain")

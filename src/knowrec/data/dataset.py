@@ -183,17 +183,7 @@ class Dataset:
 
     def item_titles(self) -> list[str] | None:
         """A display title per item (title plus year where present), or ``None`` when there is none."""
-        if self.item_table is None:
-            return None
-        col = next((c for c in TITLE_FIELDS if c in self.item_table.columns), None)
-        if col is None:
-            return None
-        titles = [as_text(v) for v in self.item_table[col]]
-        year = next((c for c in ("release_year", "year") if c in self.item_table.columns), None)
-        if year is not None:
-            titles = [f"{t} ({as_text(y)})" if as_text(y) and as_text(y) not in t else t
-                      for t, y in zip(titles, self.item_table[year], strict=True)]
-        return titles
+        return None if self.item_table is None else titles_of(self.item_table)
 
     def matrix(self) -> sp.csr_matrix:
         """The binary user × item matrix of the interactions (duplicates merged)."""
@@ -357,3 +347,16 @@ def _untable(frame: pd.DataFrame) -> pd.DataFrame | None:
         if table[col].dtype == object:  # Parquet gives list fields back as arrays
             table[col] = [list(v) if isinstance(v, np.ndarray) else v for v in table[col]]
     return table if len(table.columns) else None
+
+
+def titles_of(table: pd.DataFrame) -> list[str] | None:
+    """A display title per row of an item table (title plus year where present); ``None`` without a title field."""
+    col = next((c for c in TITLE_FIELDS if c in table.columns), None)
+    if col is None:
+        return None
+    titles = [as_text(v) for v in table[col]]
+    year = next((c for c in ("release_year", "year") if c in table.columns), None)
+    if year is not None:
+        titles = [f"{t} ({as_text(y)})" if as_text(y) and as_text(y) not in t else t
+                  for t, y in zip(titles, table[year], strict=True)]
+    return titles

@@ -115,7 +115,10 @@ class HybridNet(nn.Module):
         def cols(key: str) -> int:
             return state[key].shape[1] if key in state else 0
 
-        net = cls(n_users=rows("user_id.weight"), n_items=rows("item_id.weight"), dim=state["user_bias"].shape[0],
+        dim = state["user_bias"].shape[0]
+        empty = torch.zeros(0, dim)  # a model without the ID source saves no ID embeddings
+        state = {"user_id.weight": empty, "item_id.weight": empty} | state
+        net = cls(n_users=rows("user_id.weight"), n_items=rows("item_id.weight"), dim=dim,
                   n_entities=rows("entity.weight"), n_relations=rows("relation.weight"),
                   text_dim=cols("text_proj.weight"), user_text_dim=cols("user_text_proj.weight"),
                   n_sources=n_sources, gate="gate.weight" in state, attention="query" in state)
@@ -317,15 +320,19 @@ class Hybrid(TorchRecommender):
         scale = fused.norm(dim=1, keepdim=True).clamp_min(1e-12) if self.cosine else torch.ones(len(fused), 1)
         return fused / scale, parts / scale.unsqueeze(1)
 
-    def attribution(self, users: Any, items: Any) -> dict[str, np.ndarray]:
+    def attribution(self, users: Any, items: Any, *, vectors: torch.Tensor | None = None) -> dict[str, np.ndarray]:
         """How much of each (user, item) score each source gave: the user vector's dot product with the
-        item's ID, KG and text parts, plus the popularity prior. The values sum to the score."""
+        item's ID, KG and text parts, plus the popularity prior. The values sum to the score.
+
+        ``vectors`` (from ``user_vectors``) stand in for the users' trained vectors; ``users`` is then ignored.
+        """
         self.check_is_fitted()
         if getattr(self, "item_parts_", None) is None:
             raise NotSupportedError("this model was saved without per-source item parts; retrain it to attribute")
-        users = torch.as_tensor(np.atleast_1d(users), dtype=torch.long)
         items = torch.as_tensor(np.atleast_1d(items), dtype=torch.long)
-        shares = (self.item_parts_[items] * self.user_factors_[users].unsqueeze(1)).sum(-1)
+        if vectors is None:
+            vectors = self.user_factors_[torch.as_tensor(np.atleast_1d(users), dtype=torch.long)]
+        shares = (self.item_parts_[items] * vectors.unsqueeze(1)).sum(-1)
         out = {name: shares[:, j].numpy() for j, name in enumerate(self.sources_)}
         return out | {"popularity": self.item_bias_[items].numpy()}
 
@@ -433,8 +440,13 @@ class Hybrid(TorchRecommender):
         return super().score_pairs(users, items, batch_size=batch_size) + bias
 
     # --- serving: new users and new items without retraining --------------------------------------------
-    def user_vectors(self, histories: Sequence[Iterable[int]], texts: Sequence[str] | None = None) -> torch.Tensor:
-        """Vectors for users the model has not seen, from their item histories and/or profile texts."""
+    def user_vectors(self, histories: Sequence[Iterable[int]], texts: Sequence[str] | None = None, *,
+                     users: Sequence[int] | None = None) -> torch.Tensor:
+        """Scored vectors of users from their item histories and/or profile texts, with no retraining.
+
+        ``users`` (indices of known users, one per history) adds their ID embeddings: a known user's vector
+        then follows new interactions. Without it the users are treated as never seen.
+        """
         self.check_is_fitted()
         net = self._net()
         histories = [np.asarray(list(h), dtype=np.int64) for h in histories]
@@ -443,12 +455,14 @@ class Hybrid(TorchRecommender):
             raise IndexError(f"history item index out of range [0, {self.n_items_})")
         rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
         history = sparse_csr(rows, cols, np.ones(len(cols), dtype=np.float32), (len(histories), self.n_items_))
+        known = None if users is None else torch.as_tensor(np.asarray(users, dtype=np.int64))
         with torch.no_grad():
             weighted, total = self._aggregate(net, history, self.item_factors_)
             text = None
             if texts is not None and hasattr(net, "user_text_proj"):
-                text = torch.from_numpy(TextEncoder(self.text_model).encode(list(texts), show_progress=False))
-            return self._scale(self._users_from(net, weighted, total, None, None, text))
+                text = torch.from_numpy(self._encoder(self.text_model).encode(list(texts), show_progress=False))
+            use_id = None if known is None else torch.ones(len(known))
+            return self._scale(self._users_from(net, weighted, total, known, use_id, text))
 
     def add_items(self, table: pd.DataFrame, facts: Iterable[tuple[Any, str, str]] = (), *,
                   show_progress: bool = False) -> np.ndarray:
@@ -500,7 +514,14 @@ class Hybrid(TorchRecommender):
             encoder.model_ = lm
             return encoder
         tuned = getattr(self, "tuned_lm_", None)
-        return TextEncoder(tuned, cache=False) if tuned else TextEncoder(self.text_model)
+        return self._encoder(tuned, cache=False) if tuned else self._encoder(self.text_model)
+
+    def _encoder(self, model: str, *, cache: bool = True) -> TextEncoder:
+        """One loaded encoder per model name, kept for the model's lifetime (a service encodes per request)."""
+        encoders = self.__dict__.setdefault("_encoders", {})
+        if model not in encoders:
+            encoders[model] = TextEncoder(model, cache=cache)
+        return encoders[model]
 
     def _fact_vectors(self, net: HybridNet, table: pd.DataFrame,
                       facts: Iterable[tuple[Any, str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -533,6 +554,9 @@ class Hybrid(TorchRecommender):
     def _set_state(self, state: dict[str, torch.Tensor]) -> None:
         self.net_state_ = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
         super()._set_state({k: v for k, v in state.items() if not k.startswith("net.")})
+        # the network is rebuilt from this state when next needed: restoring the best epoch's vectors must
+        # restore the weights that embed new items and users too, not leave the last epoch's in place
+        self.__dict__.pop("module_", None)
 
     def _save_extra(self, folder: Path) -> None:
         vocab: dict[str, Any] = {"sources": self.sources_}

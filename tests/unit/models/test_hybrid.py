@@ -123,3 +123,31 @@ def test_attribution_splits_the_score_by_source(tiny: Dataset, tmp_path: Path) -
     new = back.add_items(pd.DataFrame({"title": ["Item 97"], "genres": [["drama"]]}, index=["n"]))
     added = back.attribution([0], new)
     assert added["id"][0] == 0 and np.isclose(sum(added.values())[0], back.score_pairs([0], new)[0], atol=1e-4)
+
+
+def test_known_users_are_rebuilt_from_history_with_the_best_epochs_weights(tiny: Dataset) -> None:
+    from knowrec.text import user_texts
+    from knowrec.train.callbacks import EarlyStopping
+
+    # a validator that peaks at the first epoch: the restored (best) state must serve new users and items too
+    stop = EarlyStopping(lambda model: {"score": -float(model.epoch_)}, "score", patience=3)
+    m = Hybrid(**FAST).fit(tiny, callbacks=[stop], show_progress=False)
+    assert stop.best_epoch == 0 and m.epoch_ == 3
+    users = [0, 30]
+    profiles = user_texts(tiny)
+    texts = None if profiles is None else [profiles[u] for u in users]
+    rebuilt = m.user_vectors([m.seen_[u].indices for u in users], texts, users=users)
+    assert torch.allclose(rebuilt, m.user_factors_[users], atol=1e-5)
+    unseen = m.user_vectors([m.seen_[u].indices for u in users])  # without the ID embedding: not the same
+    assert not torch.allclose(unseen, m.user_factors_[users], atol=1e-3)
+
+
+def test_a_model_without_ids_saves_and_embeds_new_items(tiny: Dataset, tmp_path: Path) -> None:
+    m = Hybrid(sources="kg,text", **FAST).fit(tiny, show_progress=False)
+    m.save(tmp_path / "m")
+    back = Recommender.load(tmp_path / "m")
+    assert torch.allclose(back.score([0, 1]), m.score([0, 1]))
+    (idx,) = back.add_items(pd.DataFrame({"title": ["Item 0"], "genres": [["drama"]]}, index=["n"]),
+                            [("n", "genres", "genres:drama")])
+    # item 0's content again: its vector (the model has no ID part to miss) up to the gate's popularity input
+    assert torch.nn.functional.cosine_similarity(back.item_factors_[idx], m.item_factors_[0], dim=0) > 0.9

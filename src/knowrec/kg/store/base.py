@@ -155,12 +155,13 @@ class GraphStore(ABC):
         return [KGPath(tuple(nodes), tuple(rels), tuple(h == n for h, n in zip(heads, nodes[:-1], strict=True)),
                        tuple(names)) for nodes, rels, heads, names in rows]
 
-    def _all(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every entity (``id``, ``item``, ``name``) and fact (``from``, ``to``, ``relation``) in the store."""
         return self._df(cypher.ALL_ENTITIES), self._df(cypher.ALL_FACTS)
 
     def export(self, item_ids: Sequence[str] | np.ndarray) -> KnowledgeGraph:
         """The whole graph as integer-coded triples, with items indexed as in ``item_ids``."""
-        entities, facts = self._all()
+        entities, facts = self.frames()
         index = pd.Index(entities["id"].astype(str))
         heads = index.get_indexer(facts["from"].astype(str))
         tails = index.get_indexer(facts["to"].astype(str))
@@ -174,7 +175,7 @@ class GraphStore(ABC):
 
     def stats(self) -> dict[str, Any]:
         """Counts of entities, items, facts and the largest relations."""
-        entities, facts = self._all()
+        entities, facts = self.frames()
         per_relation = facts["relation"].value_counts()
         return {"backend": self.backend, "entities": len(entities), "items": int((entities["item"] != "").sum()),
                 "facts": len(facts), "relations": len(per_relation),

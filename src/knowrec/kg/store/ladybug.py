@@ -16,6 +16,8 @@ SCHEMA = (
     "CREATE REL TABLE IF NOT EXISTS Fact(FROM Entity TO Entity, relation STRING, head STRING)",
 )
 
+MAX_DB_BYTES = 1 << 36
+
 
 class LadybugStore(GraphStore):
     """A graph store in a LadybugDB folder (``path``), or in memory when ``path`` is ``":memory:"``."""
@@ -31,7 +33,9 @@ class LadybugStore(GraphStore):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = ladybug.Database(self.path)
+        # the default reserves 8 TiB of address space per database: a process holding ~15 stores (a test
+        # session, a service beside a CLI) runs out; 64 GiB is far above any KG knowrec loads
+        self._db = ladybug.Database(self.path, max_db_size=MAX_DB_BYTES)
         self._conn = ladybug.Connection(self._db)
         for stmt in SCHEMA:
             self._conn.execute(stmt)

@@ -1,0 +1,113 @@
+"""Shortest knowledge-graph paths between items in memory, for explanations at serving latency.
+
+A Cypher path query costs ~10–20 ms in the embedded store (parsing and planning included); explaining ten
+recommendations that way takes ~200 ms. ``PathFinder`` holds the store's graph as a sparse adjacency matrix
+and finds, for each source item, its shortest path of up to 3 facts to the target — the most specific one
+(whose busiest intermediate entity has the fewest facts: a shared director says more than a shared language) —
+in well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from knowrec.errors import ConfigError
+from knowrec.kg.store.base import ITEM_PREFIX, KGPath
+
+
+class PathFinder:
+    """Item-to-item shortest paths over an in-memory copy of a graph (``GraphStore.frames()`` or
+    ``graph_frames(data)``); ``add_item`` keeps it in step with a store that gains items while serving."""
+
+    def __init__(self, entities: pd.DataFrame, facts: pd.DataFrame) -> None:
+        self._ids = entities["id"].astype(str).tolist()
+        self._names = entities["name"].astype(str).tolist()
+        self._node = {e: i for i, e in enumerate(self._ids)}
+        self._item_node = {item: self._node[e] for e, item in zip(self._ids, entities["item"].astype(str),
+                                                                    strict=True) if item}
+        self._heads = np.asarray([self._node[h] for h in facts["from"].astype(str)], dtype=np.int64)
+        self._tails = np.asarray([self._node[t] for t in facts["to"].astype(str)], dtype=np.int64)
+        self._relations = facts["relation"].astype(str).tolist()
+        self._build()
+
+    @property
+    def n_entities(self) -> int:
+        return len(self._ids)
+
+    def _build(self) -> None:
+        """The symmetric adjacency; each entry holds 1 + the index of one fact joining the pair."""
+        n = len(self._ids)
+        rows = np.concatenate([self._heads, self._tails])
+        cols = np.concatenate([self._tails, self._heads])
+        fact = np.tile(np.arange(len(self._heads)), 2)
+        _, first = np.unique(rows * n + cols, return_index=True)  # one fact per pair (the matrix sums repeats)
+        self._adj = sp.csr_matrix((fact[first] + 1, (rows[first], cols[first])), shape=(n, n))
+        self._degree = np.diff(self._adj.indptr)
+
+    def add_item(self, item_id: str, facts: Sequence[tuple[str, str]], *, name: str | None = None) -> None:
+        """Mirror ``GraphStore.add_item``: the item's node (``item:<id>`` if new) and ``(relation, entity)``
+        facts, creating unknown entities."""
+        head = self._item_node.get(str(item_id))
+        if head is None:
+            head = self._new_node(f"{ITEM_PREFIX}{item_id}", name or str(item_id))
+            self._item_node[str(item_id)] = head
+        tails = [self._node.get(str(t)) if str(t) in self._node else self._new_node(str(t), str(t))
+                 for _, t in facts]
+        self._heads = np.concatenate([self._heads, np.full(len(tails), head, dtype=np.int64)])
+        self._tails = np.concatenate([self._tails, np.asarray(tails, dtype=np.int64)])
+        self._relations += [str(r) for r, _ in facts]
+        self._build()
+
+    def _new_node(self, entity: str, name: str) -> int:
+        self._node[entity] = len(self._ids)
+        self._ids.append(entity)
+        self._names.append(name)
+        return self._node[entity]
+
+    def best_paths(self, sources: Sequence[str], target: str, *, max_hops: int = 3) -> dict[str, KGPath]:
+        """For each source item with a path of at most ``max_hops`` facts to ``target``, its most specific
+        shortest path. Items without a node are left out."""
+        if not 1 <= max_hops <= 3:
+            raise ConfigError(f"max_hops must be between 1 and 3, got {max_hops}")
+        t = self._item_node.get(str(target))
+        if t is None:
+            return {}
+        near_t = self._adj[t].indices
+        out = {}
+        for source in sources:  # a handful of anchor items per explanation
+            s = self._item_node.get(str(source))
+            if s is None or s == t:
+                continue
+            nodes = self._shortest(s, t, near_t, max_hops)
+            if nodes is not None:
+                out[str(source)] = self._path(nodes)
+        return out
+
+    def _shortest(self, s: int, t: int, near_t: np.ndarray, max_hops: int) -> list[int] | None:
+        near_s = self._adj[s].indices
+        if t in near_s:
+            return [s, t]
+        if max_hops >= 2:
+            common = np.intersect1d(near_s, near_t, assume_unique=True)
+            if len(common):
+                return [s, int(common[np.argmin(self._degree[common])]), t]
+        if max_hops >= 3:
+            a, b = self._adj[near_s][:, near_t].nonzero()
+            a, b = near_s[a], near_t[b]
+            ok = (a != t) & (b != s) & (a != b)
+            if ok.any():
+                a, b = a[ok], b[ok]
+                best = np.argmin(np.maximum(self._degree[a], self._degree[b]))
+                return [s, int(a[best]), int(b[best]), t]
+        return None
+
+    def _path(self, nodes: list[int]) -> KGPath:
+        facts = [int(self._adj[u, v]) - 1 for u, v in itertools.pairwise(nodes)]
+        return KGPath(tuple(self._ids[n] for n in nodes), tuple(self._relations[f] for f in facts),
+                      tuple(int(self._heads[f]) == u for f, u in zip(facts, nodes, strict=False)),
+                      tuple(self._names[n] for n in nodes))
