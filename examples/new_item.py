@@ -2,8 +2,9 @@
 
     python examples/new_item.py runs/hybrid          # a run trained with --model hybrid on ml-100k
 
-Prints how many users get the new film in their top-10 / top-100 with no retraining, the users it ranks
-highest for and, for each, the films of their history closest to it — the reason it reached them.
+Prints how many users get the new film in their top-10 / top-100 with no retraining (by full score, and by
+taste alone — what `knowrec serve` uses for its fresh places), the users it ranks highest for and, for each,
+the films of their history closest to it — the reason it reached them.
 """
 
 from __future__ import annotations
@@ -38,15 +39,19 @@ def main() -> None:
     facts = [("new", *f.split("=", 1)) for f in args.fact]
     (new,) = model.add_items(table, facts)
 
-    scores = model.score(np.arange(model.n_users_))
-    scores[torch.from_numpy(model.seen_.toarray() > 0)] = -torch.inf
+    seen = torch.from_numpy(model.seen_.toarray() > 0)
+    scores = model.score(np.arange(model.n_users_)).masked_fill(seen, -torch.inf)
     rank = ((scores > scores[:, new:new + 1]).sum(1) + 1).numpy()
+    # by taste alone (the score without the popularity prior): what the service's fresh places use
+    taste = (model.user_factors_ @ model.item_factors_.T).masked_fill(seen, -torch.inf)
+    taste_rank = ((taste > taste[:, new:new + 1]).sum(1) + 1).numpy()
     order = np.argsort(rank, kind="stable")
     titles = data.item_titles()
     item_vecs = model.item_factors_
     out = Table(title=f"'{args.title} ({args.year})' [{args.genres}], added without retraining: in the top-10 "
                       f"of {(rank <= 10).sum()} and the top-100 of {(rank <= 100).sum()} of {model.n_users_} "
-                      f"users. The users it ranks highest for:", title_justify="left")
+                      f"users by full score; by taste alone (no popularity prior) in the top-10 of "
+                      f"{(taste_rank <= 10).sum()}. The users it ranks highest for:", title_justify="left")
     for col in ("user", "rank", "profile", "closest films in their history"):
         out.add_column(col)
     for u in order[:10]:

@@ -168,3 +168,22 @@ def test_the_page_is_served(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/users/{user_id}/recommendations", "/recommendations", "/items", "/items/{item_id}/similar",
             "/users/{user_id}/interactions", "/health"} <= set(schema["paths"])
+
+
+def test_fresh_places_go_to_new_items_that_match_the_taste(tiny_hybrid_dir: Path, tmp_path: Path) -> None:
+    def first_three(fresh: int) -> list[list[dict]]:
+        client = start(tiny_hybrid_dir, tmp_path / f"live-{fresh}.sqlite", fresh=fresh)
+        item = {"item_id": "n-drama", "fields": {"title": "Item 900", "genres": ["drama"]},
+                "facts": [{"relation": "genres", "entity": "genres:drama"}]}
+        assert client.post("/items", json=item, headers=AUTH).status_code == 201
+        return [client.get(f"/users/u{u}/recommendations", params={"k": 3}).json()["items"] for u in range(50)]
+
+    plain, fresh = first_three(0), first_three(1)
+    in_plain = [any(i["item_id"] == "n-drama" for i in items) for items in plain]
+    in_fresh = [any(i["item_id"] == "n-drama" for i in items) for items in fresh]
+    assert sum(in_fresh[:25]) > sum(in_plain[:25]) and sum(in_fresh[:25]) >= 12  # most drama fans get it
+    assert sum(in_fresh[25:]) <= 2  # comedy fans do not: it is not their taste
+    for items, had in zip(fresh, in_plain, strict=True):
+        assert len(items) == 3
+        flagged = [i for i in items if i["new"]]
+        assert all(i["item_id"] == "n-drama" for i in flagged) and (not had or not flagged)

@@ -168,6 +168,7 @@ def serve_cmd(
     token: Annotated[str | None, typer.Option(envvar="KNOWREC_TOKEN",
                                               help="Bearer token required by writes (env KNOWREC_TOKEN).")] = None,
     explain: Annotated[bool, typer.Option(help="Load the knowledge graph for explanations.")] = True,
+    fresh: Annotated[int, typer.Option(help="Places per list for new items that match the user's taste.")] = 2,
 ) -> None:
     """Serve a trained model over HTTP (FastAPI): recommendations with explanations, new items and
     interactions live, /metrics, a web page at /."""
@@ -178,7 +179,7 @@ def serve_cmd(
     from knowrec.serve.service import RecommenderService
 
     torch.set_num_threads(1)  # requests are small; one thread keeps latency flat beside other work
-    service = RecommenderService.from_run(run, index=index, state=state, explain=explain)
+    service = RecommenderService.from_run(run, index=index, state=state, explain=explain, fresh=fresh)
     console.print(f"serving {service.model.name} on {service.data.name}: {len(service.user_ids)} users, "
                   f"{len(service.item_ids)} items ({index} index) at http://{host}:{port}/")
     uvicorn.run(create_app(service, token=token), host=host, port=port, log_level="warning")

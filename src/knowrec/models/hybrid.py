@@ -142,7 +142,7 @@ class Hybrid(TorchRecommender):
                  weights: str = "", source_dropout: float = 0.1, history_dropout: float = 0.0,
                  align: float = 0.0, user_text: bool = True,
                  aggregation: str = "mean",
-                 temperature: float = 0.2, cosine: bool = True, dropout: float = 0.1, loss: str = "softmax",
+                 temperature: float = 0.3, cosine: bool = True, dropout: float = 0.1, loss: str = "softmax",
                  n_samples: int = 1024, max_degree: int = 32, text_model: str = DEFAULT_TEXT_MODEL,
                  text_template: str = "", finetune: str = "frozen", lm_lr: float = 1e-4,
                  lm_batch: int = 64, epochs: int = 300, batch_size: int = 1024, lr: float = 5e-3,

@@ -78,11 +78,12 @@ class Item(BaseModel):
     item_id: str
     title: str
     score: float | None = None
+    new: bool = Field(False, description="Added while serving; placed because it matches the user's taste")
     explanation: Why | None = None
 
     @classmethod
     def of(cls, r: Recommendation) -> Item:
-        return cls(item_id=r.item_id, title=r.title, score=r.score,
+        return cls(item_id=r.item_id, title=r.title, score=r.score, new=r.new,
                    explanation=None if r.explanation is None else Why.of(r.explanation))
 
 

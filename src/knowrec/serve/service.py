@@ -37,6 +37,8 @@ class Recommendation:
     title: str
     score: float
     explanation: Explanation | None = None
+    #: An item added while serving, placed because it matches the user's taste (see ``fresh``).
+    new: bool = False
 
 
 @dataclass
@@ -53,17 +55,23 @@ class RecommenderService:
     ``index`` picks the retrieval (``exact``, ``hnsw``, ``ivf``; ``index_options`` tune it). Adding items and
     serving unseen users need a model that embeds them from text, facts and history (the hybrid model);
     others raise ``NotSupportedError`` for those calls. ``state`` persists what is added; it is replayed here.
+
+    New items have no interactions, so a model with a popularity prior ranks them below well-liked items
+    however well they match a user. Up to ``fresh`` of the last places in a list go to items added while
+    serving that are among the user's top ``k`` by taste alone (the score without the prior), flagged ``new``.
     """
 
     def __init__(self, model: Recommender, data: Dataset, *, index: str = "exact",
                  index_options: Mapping[str, Any] | None = None, state: LiveState | None = None,
-                 explainer: Explainer | None = None) -> None:
+                 explainer: Explainer | None = None, fresh: int = 2) -> None:
         if getattr(model, "item_factors_", None) is None or getattr(model, "user_factors_", None) is None:
             raise NotSupportedError(f"serving needs a model with user and item vectors; {type(model).__name__} "
                                     "has none (train bpr, lightgcn, kgnet, cke or hybrid)")
         self.model = model
         self.data = data
         self.index_kind = index
+        self.fresh = fresh
+        self._live: set[int] = set()  # indices of items added while serving
         self.state = state or LiveState()
         self.explainer = explainer
         self.item_ids = [str(i) for i in data.item_ids]
@@ -79,7 +87,7 @@ class RecommenderService:
 
     @classmethod
     def from_run(cls, run: str | Path, *, index: str = "exact", index_options: Mapping[str, Any] | None = None,
-                 state: str | Path | None = None, explain: bool = True) -> RecommenderService:
+                 state: str | Path | None = None, explain: bool = True, fresh: int = 2) -> RecommenderService:
         """Serve the model of a finished run folder; live state goes to ``state`` (``RUN/live.sqlite``)."""
         from knowrec.data.hub import load_dataset
         from knowrec.results import RunResult
@@ -88,7 +96,8 @@ class RecommenderService:
         data = load_dataset(result.config.dataset, show_progress=False)
         explainer = Explainer(result.model, data) if explain else None
         live = LiveState(state if state is not None else Path(run) / "live.sqlite")
-        return cls(result.model, data, index=index, index_options=index_options, state=live, explainer=explainer)
+        return cls(result.model, data, index=index, index_options=index_options, state=live, explainer=explainer,
+                   fresh=fresh)
 
     # --- lookups ----------------------------------------------------------------------------------------
     def item(self, item_id: str) -> int:
@@ -151,16 +160,32 @@ class RecommenderService:
     def _top(self, vector: torch.Tensor, history: np.ndarray, k: int, *, explain: bool, exclude_seen: bool,
              user_id: str = "") -> list[Recommendation]:
         query = torch.cat([vector.float(), torch.ones(1)]).numpy()
-        idx, scores = self.index.search(query, k, [history] if exclude_seen else None)
+        exclude = [history] if exclude_seen else None
+        idx, scores = (a[0] for a in self.index.search(query, k, exclude))
+        idx, scores, new = self._with_fresh(query, idx[idx >= 0], scores[idx >= 0], k, exclude)
         out = []
-        for i, s in zip(idx[0], scores[0], strict=True):
-            if i < 0:
-                continue
+        for i, s, is_new in zip(idx, scores, new, strict=True):
             why = None
             if explain and self.explainer is not None:
                 why = self.explainer.explain_history(history, int(i), user_vector=vector, user_id=user_id)
-            out.append(Recommendation(self.item_ids[i], self.titles[i], float(s), why))
+            out.append(Recommendation(self.item_ids[i], self.titles[i], float(s), why, bool(is_new)))
         return out
+
+    def _with_fresh(self, query: np.ndarray, idx: np.ndarray, scores: np.ndarray, k: int,
+                    exclude: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Give up to ``fresh`` of the last places to live items in the user's top ``k`` by taste alone."""
+        new = np.zeros(len(idx), dtype=bool)
+        if not self._live or not self.fresh:
+            return idx, scores, new
+        taste, _ = self.index.search(np.concatenate([query[:-1], [0.0]]), k, exclude)
+        listed = set(idx.tolist())
+        picks = [int(i) for i in taste[0] if int(i) in self._live and int(i) not in listed][: self.fresh]
+        if not picks:
+            return idx, scores, new
+        keep = min(len(idx), k - len(picks))
+        picked = np.asarray(picks, dtype=np.int64)
+        return (np.concatenate([idx[:keep], picked]), np.concatenate([scores[:keep], self._item_rows(picked) @ query]),
+                np.concatenate([new[:keep], np.ones(len(picked), dtype=bool)]))
 
     def health(self) -> dict[str, Any]:
         """What is served: model, dataset, catalogue and user counts, what was added live, the index."""
@@ -203,6 +228,7 @@ class RecommenderService:
         titles = titles_of(table) or [i.item_id for i in items]
         titles = [t or i.item_id for t, i in zip(titles, items, strict=True)]
         self.index.add(self._item_rows(new))
+        self._live.update(int(i) for i in new)
         for item, position, title in zip(items, new, titles, strict=True):
             self._item_pos[item.item_id] = int(position)
             self.item_ids.append(item.item_id)
