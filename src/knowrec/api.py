@@ -7,7 +7,7 @@ import logging
 import resource
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -22,6 +22,9 @@ from knowrec.models.base import MODELS, Recommender
 from knowrec.results import RunResult
 from knowrec.train.callbacks import Checkpointer
 from knowrec.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from knowrec.serve import RecommenderService
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +123,17 @@ def _prepare_folder(folder: Path, config: RunConfig, *, overwrite: bool, resume:
                               f"--overwrite")
     folder.mkdir(parents=True, exist_ok=True)
     write_json(cfg_path, config.model_dump(mode="json"))
+
+
+def service(run: str | Path, *, index: str = "exact", index_options: dict[str, Any] | None = None,
+            state: str | Path | None = None, explain: bool = True, fresh: int = 2) -> RecommenderService:
+    """A ``RecommenderService`` for the model of a finished run folder, over its dataset; live items and
+    interactions go to ``state`` (``RUN/live.sqlite`` by default) and are replayed from it."""
+    from knowrec.serve import Explainer, LiveState, RecommenderService
+
+    result = RunResult.load(run)
+    data = load_dataset(result.config.dataset, show_progress=False)
+    explainer = Explainer(result.model, data) if explain else None
+    live = LiveState(state if state is not None else Path(run) / "live.sqlite")
+    return RecommenderService(result.model, data, index=index, index_options=index_options, state=live,
+                              explainer=explainer, fresh=fresh)

@@ -175,11 +175,11 @@ def serve_cmd(
     import torch
     import uvicorn
 
+    from knowrec.api import service as run_service
     from knowrec.serve.app import create_app
-    from knowrec.serve.service import RecommenderService
 
     torch.set_num_threads(1)  # requests are small; one thread keeps latency flat beside other work
-    service = RecommenderService.from_run(run, index=index, state=state, explain=explain, fresh=fresh)
+    service = run_service(run, index=index, state=state, explain=explain, fresh=fresh)
     console.print(f"serving {service.model.name} on {service.data.name}: {len(service.user_ids)} users, "
                   f"{len(service.item_ids)} items ({index} index) at http://{host}:{port}/")
     uvicorn.run(create_app(service, token=token), host=host, port=port, log_level="warning")

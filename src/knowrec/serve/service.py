@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,20 +83,6 @@ class RecommenderService:
         self.index: VectorIndex = build_index(index, self._item_rows(np.arange(model.n_items_)),
                                               **dict(index_options or {}))
         self._replay()
-
-    @classmethod
-    def from_run(cls, run: str | Path, *, index: str = "exact", index_options: Mapping[str, Any] | None = None,
-                 state: str | Path | None = None, explain: bool = True, fresh: int = 2) -> RecommenderService:
-        """Serve the model of a finished run folder; live state goes to ``state`` (``RUN/live.sqlite``)."""
-        from knowrec.data.hub import load_dataset
-        from knowrec.results import RunResult
-
-        result = RunResult.load(run)
-        data = load_dataset(result.config.dataset, show_progress=False)
-        explainer = Explainer(result.model, data) if explain else None
-        live = LiveState(state if state is not None else Path(run) / "live.sqlite")
-        return cls(result.model, data, index=index, index_options=index_options, state=live, explainer=explainer,
-                   fresh=fresh)
 
     # --- lookups ----------------------------------------------------------------------------------------
     def item(self, item_id: str) -> int:
