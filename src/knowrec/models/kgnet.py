@@ -38,7 +38,7 @@ class KGNet(LightGCN):
     citation = ("knowrec's own network, after Wang et al. KGAT (KDD 2019), Wang et al. KGIN (WWW 2021) and "
                 "He et al. LightGCN (SIGIR 2020).")
 
-    def __init__(self, *, dim: int = 64, layers: int = 2, kg_layers: int = 1, max_degree: int = 16,
+    def __init__(self, *, dim: int = 64, layers: int = 3, kg_layers: int = 1, max_degree: int = 16,
                  epochs: int = 300, batch_size: int = 4096, lr: float = 5e-3, reg: float = 1e-3, neg: int = 4,
                  loss: str = "bpr", seed: int = 2020) -> None:
         super().__init__(dim=dim, layers=layers, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg, neg=neg,
