@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,12 @@ def trainable_lm(model: str, mode: FineTune, *, top_layers: int = 2, lora_rank: 
         p.requires_grad = False
     backbone = lm[0].auto_model
     if mode is FineTune.LORA:
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, inject_adapter_in_model
 
-        lm[0].auto_model = get_peft_model(backbone, LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank,
-                                                               lora_dropout=0.1, target_modules=["query", "value"]))
+        # adapters go into the backbone in place (only they train); a PeftModel wrapper assigned to the
+        # sentence-transformers module would not replace its model, only register a second copy of it
+        inject_adapter_in_model(LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank, lora_dropout=0.1,
+                                           target_modules=["query", "value"]), backbone)
     elif mode is FineTune.TOP:
         layers = getattr(getattr(backbone, "encoder", None), "layer", None)
         if layers is None:
@@ -47,8 +50,14 @@ def embed(lm: Any, texts: list[str]) -> torch.Tensor:
 
 
 def save_lm(lm: Any, folder: Path) -> None:
-    """Save the fine-tuned model as a plain sentence-transformers folder (LoRA merged into the weights)."""
-    module = lm[0]
-    if hasattr(module.auto_model, "merge_and_unload"):
-        module.auto_model = module.auto_model.merge_and_unload()
+    """Save the fine-tuned model as a plain sentence-transformers folder: a copy with its LoRA adapters merged
+    into the weights they adapt (the model being trained keeps its adapters)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    lm = copy.deepcopy(lm)
+    for name, module in list(lm.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            module.merge()
+            parent, _, child = name.rpartition(".")
+            setattr(lm.get_submodule(parent), child, module.get_base_layer())
     lm.save(str(folder))

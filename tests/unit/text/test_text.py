@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from knowrec.data import Dataset
 from knowrec.data.knowledge import KnowledgeGraph
 from knowrec.errors import ConfigError
-from knowrec.text import TextEncoder, item_texts, user_texts
+from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts, user_texts
 from knowrec.text.templates import describe_item, describe_user, relation_label
 
 
@@ -79,3 +80,26 @@ def test_new_item_table_text() -> None:
 
     table = pd.DataFrame({"title": ["New Film"], "genres": [["Sci-Fi"]]})
     assert texts_for(table) == ["New Film. Genres: Sci-Fi."]
+
+
+def test_a_saved_lora_model_encodes_like_the_tuned_one(tmp_path: Path) -> None:
+    """LoRA adapters are merged into the saved weights (a plain model that loads anywhere), and saving leaves
+    the model being trained untouched."""
+    from knowrec.text.finetune import FineTune, embed, save_lm, trainable_lm
+
+    lm = trainable_lm(DEFAULT_TEXT_MODEL, FineTune.LORA)
+    trainable = [n for n, p in lm.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    torch.manual_seed(0)
+    for name, p in lm.named_parameters():
+        if "lora_B" in name:  # as if trained: the adapters now change the output
+            p.data.normal_(0, 0.5)
+    texts = ["A film about a journey through space.", "A quiet family drama."]
+    tuned = embed(lm.eval(), texts).detach()
+    pretrained = torch.from_numpy(TextEncoder(cache=False).encode(texts, show_progress=False))
+    assert (tuned * pretrained).sum(1).max() < 0.9
+    save_lm(lm, tmp_path / "lm")
+    assert [n for n, p in lm.named_parameters() if p.requires_grad] == trainable
+    saved = TextEncoder(str(tmp_path / "lm"), cache=False, max_length=64)
+    back = torch.from_numpy(saved.encode(texts, show_progress=False))
+    assert torch.allclose(back, tuned, atol=1e-4)
