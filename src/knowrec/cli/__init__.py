@@ -152,8 +152,9 @@ def recommend_cmd(
         frame = result.recommend(data, uid, k, exclude_seen=not include_seen)
         console.print(table(f"Top {k} for user {uid} ({result.config.model})", list(frame.columns),
                             frame.itertuples(index=False)))
-        for item_id in frame["item_id"] if explainer is not None else ():
-            console.print(str(explainer.explain(uid, item_id)), markup=False, highlight=False)
+        if explainer is not None:
+            for item_id in frame["item_id"]:
+                console.print(str(explainer.explain(uid, item_id)), markup=False, highlight=False)
 
 
 @app.command("serve")

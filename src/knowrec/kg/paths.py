@@ -30,8 +30,9 @@ class PathFinder:
         self._node = {e: i for i, e in enumerate(self._ids)}
         self._item_node = {item: self._node[e] for e, item in zip(self._ids, entities["item"].astype(str),
                                                                     strict=True) if item}
-        self._heads = np.asarray([self._node[h] for h in facts["from"].astype(str)], dtype=np.int64)
-        self._tails = np.asarray([self._node[t] for t in facts["to"].astype(str)], dtype=np.int64)
+        index = pd.Index(self._ids)
+        self._heads = index.get_indexer(facts["from"].astype(str)).astype(np.int64)
+        self._tails = index.get_indexer(facts["to"].astype(str)).astype(np.int64)
         self._relations = facts["relation"].astype(str).tolist()
         self._build()
 
@@ -49,18 +50,21 @@ class PathFinder:
         self._adj = sp.csr_matrix((fact[first] + 1, (rows[first], cols[first])), shape=(n, n))
         self._degree = np.diff(self._adj.indptr)
 
-    def add_item(self, item_id: str, facts: Sequence[tuple[str, str]], *, name: str | None = None) -> None:
-        """Mirror ``GraphStore.add_item``: the item's node (``item:<id>`` if new) and ``(relation, entity)``
-        facts, creating unknown entities."""
-        head = self._item_node.get(str(item_id))
-        if head is None:
-            head = self._new_node(f"{ITEM_PREFIX}{item_id}", name or str(item_id))
-            self._item_node[str(item_id)] = head
-        tails = [self._node.get(str(t)) if str(t) in self._node else self._new_node(str(t), str(t))
-                 for _, t in facts]
-        self._heads = np.concatenate([self._heads, np.full(len(tails), head, dtype=np.int64)])
+    def add_items(self, items: Sequence[tuple[str, Sequence[tuple[str, str]], str | None]]) -> None:
+        """Mirror ``GraphStore.add_item`` for each ``(item id, (relation, entity) facts, name)``: the item's node
+        (``item:<id>`` if new) and its facts, creating unknown entities; the matrix is rebuilt once."""
+        heads, tails, relations = [], [], []
+        for item_id, facts, name in items:
+            head = self._item_node.get(str(item_id))
+            if head is None:
+                head = self._item_node[str(item_id)] = self._new_node(f"{ITEM_PREFIX}{item_id}", name or str(item_id))
+            for relation, tail in facts:
+                heads.append(head)
+                tails.append(self._node[str(tail)] if str(tail) in self._node else self._new_node(str(tail), str(tail)))
+                relations.append(str(relation))
+        self._heads = np.concatenate([self._heads, np.asarray(heads, dtype=np.int64)])
         self._tails = np.concatenate([self._tails, np.asarray(tails, dtype=np.int64)])
-        self._relations += [str(r) for r, _ in facts]
+        self._relations += relations
         self._build()
 
     def _new_node(self, entity: str, name: str) -> int:

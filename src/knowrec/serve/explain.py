@@ -92,12 +92,13 @@ class Explainer:
     def add_items(self, item_ids: Sequence[str], titles: Sequence[str],
                   facts: Sequence[Sequence[tuple[str, str]]]) -> None:
         """Make items the model has just added (``model.add_items``) explainable: names, graph facts, vectors."""
-        for item_id, title, item_facts in zip(item_ids, titles, facts, strict=True):
-            if self.store is not None:
-                self.store.add_item(str(item_id), list(item_facts), name=title)
-                self.paths.add_item(str(item_id), list(item_facts), name=title)
-            self.item_ids.append(str(item_id))
-            self.titles.append(title)
+        added = [(str(i), list(f), t) for i, t, f in zip(item_ids, titles, facts, strict=True)]
+        if self.store is not None:
+            for item_id, item_facts, title in added:
+                self.store.add_item(item_id, item_facts, name=title)
+            self.paths.add_items(added)
+        self.item_ids += [i for i, _, _ in added]
+        self.titles += [t for _, _, t in added]
         self._refresh_vectors()
 
     def explain(self, user_id: Any, item_id: Any) -> Explanation:

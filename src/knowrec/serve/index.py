@@ -75,6 +75,11 @@ class ExactIndex(VectorIndex):
         super().__init__(dim)
         self._vectors = torch.zeros(0, dim)
 
+    @property
+    def vectors(self) -> np.ndarray:
+        """The stored rows, in index order."""
+        return self._vectors.numpy()
+
     def _add(self, vectors: np.ndarray) -> None:
         self._vectors = torch.cat([self._vectors, torch.from_numpy(vectors.copy())])
 
@@ -126,25 +131,25 @@ class IVFIndex(VectorIndex):
         self.nlist = nlist
         self.nprobe = nprobe
         self._index: Any = None
-        self._pending = np.zeros((0, dim), dtype=np.float32)
+        self._exact: ExactIndex | None = ExactIndex(dim)  # until there are enough vectors to cluster
 
     def _add(self, vectors: np.ndarray) -> None:
-        if self._index is None:
-            self._pending = np.concatenate([self._pending, vectors])
-            nlist = self.nlist or max(1, int(4 * np.sqrt(len(self._pending))))
-            if len(self._pending) < 39 * nlist:  # faiss wants ~39 training points per cell
+        if self._exact is not None:
+            self._exact.add(vectors)
+            pending = self._exact.vectors
+            nlist = self.nlist or max(1, int(4 * np.sqrt(len(pending))))
+            if len(pending) < 39 * nlist:  # faiss wants ~39 training points per cell
                 return
             faiss = _faiss()
             self._index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist,
                                              faiss.METRIC_INNER_PRODUCT)
-            self._index.train(self._pending)
-            vectors, self._pending = self._pending, np.zeros((0, self.dim), dtype=np.float32)
+            self._index.train(pending)
+            vectors, self._exact = pending, None
         self._index.add(vectors)
 
     def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._index is None:
-            scores, idx = torch.topk(torch.from_numpy(queries) @ torch.from_numpy(self._pending).T, k, dim=1)
-            return idx.numpy(), scores.numpy()
+        if self._exact is not None:
+            return self._exact._search(queries, k)
         params = _faiss().SearchParametersIVF(nprobe=self.nprobe)
         scores, idx = self._index.search(queries, k, params=params)
         return idx, scores

@@ -46,7 +46,7 @@ def test_most_specific_path_and_added_items(tiny: Dataset) -> None:
     assert path.hops == 2 and path.relations == ("genres", "genres") and path.forward == (True, False)
     assert str(path) == "Item 1 -[genres]-> genres:drama <-[genres]- Item 2"
     assert finder.best_paths(["i1"], "new") == {}
-    finder.add_item("new", [("genres", "genres:drama"), ("studio", "brand-new studio")], name="New film")
+    finder.add_items([("new", [("genres", "genres:drama"), ("studio", "brand-new studio")], "New film")])
     (path,) = finder.best_paths(["i1", "unknown"], "new").values()
     assert path.names == ("Item 1", "genres:drama", "New film")
     assert finder.best_paths(["i1"], "i1") == {}
