@@ -3,12 +3,17 @@ process, against a trained run and/or a synthetic catalogue served through a fai
 
     python benchmarks/serve_load.py --run runs/hybrid                       # ml-100k: with and without explain
     python benchmarks/serve_load.py --synthetic 1000000 --index hnsw ivf    # 1M items × 64-d, recall vs exact
+    python benchmarks/serve_load.py --run runs/hybrid --mixed               # reads beside writes, and kill -9
 
 The server runs in its own process (``knowrec serve``, or this script with ``--serve-synthetic``); this
 process keeps ``--concurrency`` keep-alive connections busy for ``--seconds`` per scenario and reports
 requests/s, p50/p90/p99/max latency, errors and the server's resident memory. For the synthetic catalogue it
 first measures each index's build time and recall@10 against exact search (1,000 users, history excluded).
 Writes ``benchmarks/results/serve.json`` and ``serve.png``.
+
+``--mixed`` measures reads alone, then the same readers beside clients that add items (``POST /items``) and
+interactions (``POST /users/{id}/interactions``), then the same mix with the server killed (``SIGKILL``) half
+way through and restarted on its state file; every acknowledged write is then looked up on the server.
 """
 
 from __future__ import annotations
@@ -183,6 +188,153 @@ def load(port: int, paths: list[str], seconds: float, concurrency: int) -> dict:
             "max_ms": round(float(ms.max()), 2)}
 
 
+# --- reads beside writes ---------------------------------------------------------------------------------
+TOKEN = "bench-token"
+
+
+def mixed_load(port: int, reads: list[str], seconds: float, readers: int, item_writers: int, user_writers: int,
+               items: list[str], users: list[str], tag: str) -> dict:
+    """``readers`` closed-loop GET clients beside writers adding items and interactions for ``seconds``.
+    Returns read and write latencies and every write the server acknowledged (for checking afterwards)."""
+    stop = time.perf_counter() + seconds
+    read_ms: list[list[float]] = [[] for _ in range(readers)]
+    write_ms: list[float] = []
+    acked: dict[str, list] = {"items": [], "interactions": []}
+    errors = {"read": 0, "write": 0}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    genres = ["Action", "Comedy", "Drama", "Sci-Fi", "Romance", "Thriller", "Documentary", "Animation"]
+
+    def reader(w: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        rng = np.random.default_rng(w)
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", reads[rng.integers(len(reads))])
+                response = conn.getresponse()
+                response.read()
+            except OSError:  # the server was killed
+                return
+            read_ms[w].append((time.perf_counter() - t0) * 1000)
+            errors["read"] += response.status != 200
+
+    def writer(w: int, kind: str) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        rng = np.random.default_rng(1000 + w)
+        n = 0
+        while time.perf_counter() < stop:
+            n += 1
+            if kind == "items":
+                item_id = f"{tag}-w{w}-{n}"
+                picked = list(rng.choice(genres, size=2, replace=False))
+                path, body = "/items", {"item_id": item_id, "fields": {
+                    "movie_title": f"Film {item_id}", "release_year": "1999", "class": picked}}
+            else:
+                user = users[rng.integers(len(users))] if rng.random() < 0.8 else f"{tag}-u{w}-{n}"
+                chosen = [items[i] for i in rng.choice(len(items), size=3, replace=False)]
+                path, body = f"/users/{user}/interactions", {"items": chosen}
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", path, json.dumps(body), headers)
+                response = conn.getresponse()
+                response.read()
+            except OSError:
+                return
+            write_ms.append((time.perf_counter() - t0) * 1000)
+            if response.status in (200, 201):
+                acked[kind].append(item_id if kind == "items" else (user, chosen))
+            else:
+                errors["write"] += 1
+
+    threads = [threading.Thread(target=reader, args=(w,)) for w in range(readers)]
+    threads += [threading.Thread(target=writer, args=(w, "items")) for w in range(item_writers)]
+    threads += [threading.Thread(target=writer, args=(w, "interactions"))
+                for w in range(item_writers, item_writers + user_writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reads_ms = np.concatenate([np.asarray(x) for x in read_ms])
+    out = {"reads": len(reads_ms), "read_errors": errors["read"], "write_errors": errors["write"],
+           "items_acknowledged": len(acked["items"]), "interactions_acknowledged": len(acked["interactions"]),
+           **{f"read_p{q}_ms": round(float(np.percentile(reads_ms, q)), 2) for q in (50, 99)}}
+    if write_ms:
+        out |= {f"write_p{q}_ms": round(float(np.percentile(write_ms, q)), 2) for q in (50, 99)}
+    return out | {"_acked": acked}
+
+
+def verify(port: int, acked: dict[str, list]) -> dict:
+    """Look every acknowledged write up on the server: items by ``/similar``, interactions in the history."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def get(path: str) -> tuple[int, dict]:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    items_missing = sum(get(f"/items/{i}/similar?k=1")[0] != 200 for i in acked["items"])
+    histories: dict[str, set[str]] = {}
+    missing = 0
+    for user, chosen in acked["interactions"]:
+        if user not in histories:
+            status, body = get(f"/users/{user}/history?limit=1000")
+            histories[user] = {i["item_id"] for i in body.get("items", [])} if status == 200 else set()
+        missing += not set(chosen) <= histories[user]
+    return {"items_lost": items_missing, "interactions_lost": missing}
+
+
+def mixed(run: Path, args: argparse.Namespace) -> dict:
+    """Reads alone, reads beside writes, and the same with a kill -9 half way; acknowledged writes checked."""
+    from knowrec.data import load_dataset
+    from knowrec.results import RunResult
+
+    result = RunResult.load(run)
+    data = load_dataset(result.config.dataset, show_progress=False)
+    users, items = [str(u) for u in data.user_ids], [str(i) for i in data.item_ids]
+    reads = [f"/users/{u}/recommendations?k=10" for u in users]
+    state = Path(tempfile.mkdtemp()) / "live.sqlite"
+    env = os.environ | {"OMP_NUM_THREADS": "1", "KNOWREC_TOKEN": TOKEN}
+    readers, item_w, user_w = args.concurrency, args.writers // 2, args.writers - args.writers // 2
+
+    def start() -> tuple[subprocess.Popen, int]:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "knowrec", "serve", str(run), "--port", str(port),
+                                 "--state", str(state)], env=env, stdout=subprocess.DEVNULL)
+        wait_ready(port, proc)
+        return proc, port
+
+    out: dict = {"service": f"{result.config.model} on {result.config.dataset}", "readers": readers,
+                 "item_writers": item_w, "interaction_writers": user_w, "seconds": args.seconds}
+    proc, port = start()
+    try:
+        load(port, reads[:50], 3.0, readers)  # warm-up
+        out["reads_alone"] = {k: v for k, v in mixed_load(port, reads, args.seconds, readers, 0, 0, items, users,
+                                                          "warm").items() if k != "_acked"}
+        print(f"  reads alone: p50 {out['reads_alone']['read_p50_ms']} ms, p99 {out['reads_alone']['read_p99_ms']}"
+              " ms", flush=True)
+        both = mixed_load(port, reads, args.seconds, readers, item_w, user_w, items, users, "mixed")
+        out["reads_with_writes"] = {k: v for k, v in both.items() if k != "_acked"} | verify(port, both["_acked"])
+        print(f"  with writes: read p99 {both['read_p99_ms']} ms, {both['items_acknowledged']} items and "
+              f"{both['interactions_acknowledged']} interactions acknowledged", flush=True)
+        killer = threading.Timer(args.seconds / 2, proc.kill)
+        killer.start()
+        killed = mixed_load(port, reads, args.seconds, readers, item_w, user_w, items, users, "killed")
+        proc.wait(30)
+        proc, port = start()  # the same state file: the writes acknowledged before the kill are replayed
+        earlier = verify(port, both["_acked"])
+        out["kill_9"] = {k: v for k, v in killed.items() if k != "_acked"} | verify(port, killed["_acked"]) | {
+            "before_kill_lost": earlier["items_lost"] + earlier["interactions_lost"]}
+        print(f"  kill -9: {killed['items_acknowledged']} items and {killed['interactions_acknowledged']} "
+              f"interactions acknowledged before it; lost after restart: {out['kill_9']['items_lost']} items, "
+              f"{out['kill_9']['interactions_lost']} interactions", flush=True)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    alone, with_writes = out["reads_alone"]["read_p99_ms"], out["reads_with_writes"]["read_p99_ms"]
+    out["read_p99_ratio"] = round(with_writes / alone, 2)
+    return out
+
+
 def run_server(cmd: list[str], port: int, scenarios: dict[str, list[str]], args: argparse.Namespace,
                label: str) -> list[dict]:
     env = os.environ | {"OMP_NUM_THREADS": "1"}
@@ -214,7 +366,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=4, help="connections (readers, with --mixed)")
+    parser.add_argument("--mixed", action="store_true", help="with --run: reads beside writes, and a kill -9")
+    parser.add_argument("--writers", type=int, default=4, help="with --mixed: writing clients (half add items)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--serve-synthetic", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -222,11 +376,15 @@ def main() -> None:
     if args.serve_synthetic:
         return serve_synthetic(args)
 
-    result: dict = {"cpu_count": os.cpu_count(), "load": [], "indexes": []}
+    result: dict = {"cpu_count": os.cpu_count(), "load": [], "indexes": [], "mixed": []}
     previous = args.out / "serve.json"
-    if previous.is_file():  # one file for both parts: a run of one part keeps the other's figures
-        result |= {k: v for k, v in json.loads(previous.read_text()).items() if k in ("load", "indexes")}
-    if args.run:
+    if previous.is_file():  # one file for every part: a run of one part keeps the others' figures
+        result |= {k: v for k, v in json.loads(previous.read_text()).items() if k in ("load", "indexes", "mixed")}
+    if args.run and args.mixed:
+        print(f"reads beside writes on {args.run} …", flush=True)
+        row = mixed(args.run, args)
+        result["mixed"] = [r for r in result["mixed"] if r["service"] != row["service"]] + [row]
+    elif args.run:
         from knowrec.data import load_dataset
         from knowrec.results import RunResult
 
@@ -276,6 +434,26 @@ def report(result: dict, out: Path) -> None:
         table.add_row(r["service"], r["scenario"], str(r["concurrency"]), str(r["rps"]), str(r["p50_ms"]),
                       str(r["p90_ms"]), str(r["p99_ms"]), str(r["max_ms"]), str(r["errors"]), str(r["server_rss_mb"]))
     console.print(table)
+    if result["mixed"]:
+        table = Table(title="Reads beside writes (POST /items, POST /users/{id}/interactions) on 127.0.0.1",
+                      title_justify="left")
+        cols = ("service", "phase", "readers", "writers", "read p50 ms", "read p99 ms", "write p50 ms", "write p99 ms",
+                "items acked", "interactions acked", "lost")
+        for col in cols:
+            table.add_column(col, justify="left" if col in ("service", "phase") else "right")
+        for r in result["mixed"]:
+            for phase in ("reads_alone", "reads_with_writes", "kill_9"):
+                p = r[phase]
+                lost = "" if phase == "reads_alone" else str(p["items_lost"] + p["interactions_lost"]
+                                                            + p.get("before_kill_lost", 0))
+                table.add_row(r["service"], phase.replace("_", " "), str(r["readers"]),
+                              "0" if phase == "reads_alone" else str(r["item_writers"] + r["interaction_writers"]),
+                              str(p["read_p50_ms"]), str(p["read_p99_ms"]), str(p.get("write_p50_ms", "")),
+                              str(p.get("write_p99_ms", "")), str(p["items_acknowledged"]),
+                              str(p["interactions_acknowledged"]), lost)
+        console.print(table)
+        for r in result["mixed"]:
+            print(f"{r['service']}: read p99 with writes / alone = {r['read_p99_ratio']}×")
     write_json(out / "serve.json", result)
     plot(result["load"], out / "serve.png")
     print(f"wrote {out / 'serve.json'} and {out / 'serve.png'}")

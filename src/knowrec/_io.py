@@ -1,4 +1,8 @@
-"""Atomic writes: every artifact is written to a temporary sibling and renamed into place."""
+"""Atomic writes: every artifact is written to a temporary sibling and renamed into place.
+
+Temporary files and folders are created with the usual modes (0666 / 0777 less the umask), as any other
+tool's files, not tempfile's private 0600 / 0700.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +21,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _sibling(path)
+    os.close(os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -32,7 +35,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory; on success it replaces the directory ``path`` as a whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = _sibling(path)
+    tmp.mkdir(0o777)
     try:
         yield tmp
         old = path.with_name(f".{path.name}.old")
@@ -43,6 +47,11 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sibling(path: Path) -> Path:
+    """A fresh hidden name beside ``path``: ``.<name>.<random>.tmp``."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
 def write_json(path: str | Path, obj: Any) -> None:

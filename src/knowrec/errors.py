@@ -77,3 +77,7 @@ class MissingInputError(KnowrecError, ValueError):
 
 class MissingDependencyError(KnowrecError, ImportError):
     """An optional dependency is not installed; the message names what to install."""
+
+
+class StateError(KnowrecError, RuntimeError):
+    """A live state file is damaged, emptied or behind what it had acknowledged; the message names the way out."""

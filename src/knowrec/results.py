@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from knowrec import __version__
 from knowrec._io import read_json, write_json
+from knowrec._version import __version__
 from knowrec.config import RunConfig
 from knowrec.data.dataset import Dataset
 from knowrec.data.split import Split
@@ -77,9 +77,9 @@ class RunResult:
         write_json(folder / self.META, {"knowrec_version": __version__, "git_sha": _git_sha(),
                                         "data_fingerprint": self.data_fingerprint,
                                         "resumed_from_epoch": self.train.resumed_from})
-        write_json(folder / self.METRICS, self.metrics())
         if self.train.history and len(self.train.history) > 1:
             self.plot_curves(folder / self.CURVES)
+        write_json(folder / self.METRICS, self.metrics())  # last: its presence marks the run finished
         return folder
 
     @classmethod

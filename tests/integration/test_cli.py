@@ -56,8 +56,46 @@ def test_recommend_with_titles(runs: Path) -> None:
 
 
 def test_compare(runs: Path) -> None:
+    import re
+
     out = run("compare", str(runs / "pop"), str(runs / "bpr"))
     assert "ndcg@10" in out and "943 paired users" in out
+    # issue 10, item 15: small p-values are shown as such, not as 0.0000
+    assert "0.0000" not in out and re.search(r"\d(\.\d)?e-\d\d", out)
+
+
+def test_item16_models_and_help_at_80_columns() -> None:
+    """Issue 10, item 16: parameter names are never cut, defaults and ranges are shown."""
+    result = runner.invoke(app, ["models", "hybrid"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    for name in ("source_dropout", "history_dropout", "temperature", "text_template"):
+        assert name in result.output
+    assert "0.3" in result.output and "a finite number > 0" in result.output
+    listing = runner.invoke(app, ["models"], env={"COLUMNS": "80"}).output
+    assert "source_dropout=0.1" in listing.replace("\n", "").replace("│", "").replace(" ", "") or \
+        "source_dropout=0.1" in listing
+    helptext = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "100"}).output
+    assert "[default: (random)]" in helptext and "[default: (2020)]" in helptext
+
+
+def test_item12_training_reports_progress_in_a_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10, item 12: not a terminal: one plain line per epoch, text encoding and evaluation reported."""
+    from conftest import make_tiny
+
+    monkeypatch.setenv("KNOWREC_CACHE_DIR", str(tmp_path / "cache"))  # nothing encoded yet: encoding is shown
+
+    make_tiny().save(tmp_path / "tiny")
+    result = runner.invoke(app, ["train", "--dataset", str(tmp_path / "tiny"), "--model", "hybrid",
+                                 "--out", str(tmp_path / "h"), "--set", "epochs=3", "--set", "batch_size=64"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    epochs = [line for line in lines if line.startswith("hybrid epoch ")]
+    assert [line.split(" · ")[0] for line in epochs] == [f"hybrid epoch {e}/3" for e in (1, 2, 3)]
+    assert all("loss" in line and "ndcg@10" in line and "best" in line and "s/epoch" in line
+               and "left at cap" in line for line in epochs)
+    assert any(line.startswith("encoding 40 texts with all-MiniLM-L6-v2") for line in lines)
+    assert any(line.startswith("evaluating test (") and "done in" in line for line in lines)
+    assert "\r" not in result.output
 
 
 def test_finished_run_is_not_overwritten(runs: Path) -> None:
@@ -86,6 +124,40 @@ def test_data_commands(data_dir: Path, tmp_path: Path) -> None:
         "ml-100k.train.inter", "ml-100k.valid.inter", "ml-100k.test.inter", "ml-100k.item", "ml-100k.kg",
         "ml-100k.link"}
     run("models")
+
+
+def test_item7_importing_nothing_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("u,i,r\n")
+    res = runner.invoke(app, ["data", "import", str(tmp_path / "r.csv"), "--user-col", "u", "--item-col", "i",
+                              "--out", str(tmp_path / "ds")])
+    assert res.exit_code == 1 and "no interaction row kept" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "ds").exists()
+    res = runner.invoke(app, ["data", "import", str(tmp_path / "r.csv"), "--links", str(tmp_path / "r.csv"),
+                              "--out", str(tmp_path / "ds")])
+    assert res.exit_code == 1 and "--kg" in res.output  # item 11: --links without --kg is not ignored
+
+
+def test_item4_state_commands(tmp_path: Path) -> None:
+    """Issue 10, item 4: back up a live state online, see a damaged one refused, restore it, or reset it."""
+    from knowrec.serve.live import LiveItem, LiveState, run_state
+
+    run_dir = tmp_path / "run"
+    path, marks = run_state(run_dir)
+    state = LiveState(path, marks=marks)
+    state.add_item(LiveItem("n1", {"title": "New"}, []))
+    state.add_interactions("u1", ["n1"])
+    out = run("state", "backup", str(run_dir), "--to", str(tmp_path / "b.sqlite"))
+    assert "(2 writes)" in out
+    state.add_interactions("u2", ["n1"])
+    state.close()
+    assert "writes" in run("state", "info", str(run_dir))
+    path.write_bytes(b"")  # emptied by accident
+    bad = runner.invoke(app, ["state", "info", str(run_dir)])
+    assert bad.exit_code == 1 and "3 writes to it were acknowledged" in bad.output
+    assert "2 writes" in run("state", "restore", str(run_dir), "--from", str(tmp_path / "b.sqlite"))
+    assert LiveState(path, marks=marks).counts() == {"items": 1, "interactions": 1}
+    out = run("state", "reset", str(run_dir), "--yes")
+    assert "moved" in out and not path.exists()
 
 
 def test_data_import(tmp_path: Path) -> None:
@@ -131,6 +203,9 @@ def test_evaluate_a_cold_item_run_ranks_cold_items(tmp_path: Path, data_dir: Pat
     assert res.exit_code == 0, res.output
     assert "test_all_items" in res.output
     saved = json.loads((out / "metrics.json").read_text())
+    # issue 10, item 13: cold candidates have no training interactions to read novelty or diversity from
+    assert not {m for m in saved["test"] if m.startswith(("novelty", "diversity"))}
+    assert {"novelty@10", "diversity@10"} <= set(saved["test_all_items"])
     res = runner.invoke(app, ["evaluate", str(out)])
     assert res.exit_code == 0, res.output
     assert f"{saved['test']['recall@20']:.4f}" in res.output

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from knowrec import __version__
+from knowrec._version import __version__
 from knowrec.cli import data as data_cli
 from knowrec.cli import kg as kg_cli
-from knowrec.cli._common import console, friendly_errors, setup_logging, table
+from knowrec.cli import state as state_cli
+from knowrec.cli._common import console, friendly_errors, p_value, setup_logging, table
 
 app = typer.Typer(
     help="knowrec: knowledge-enhanced recommendation — train, evaluate, recommend.",
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cli.app, name="data")
 app.add_typer(kg_cli.app, name="kg")
+app.add_typer(state_cli.app, name="state")
 
 
 def _version(value: bool) -> None:
@@ -37,22 +39,34 @@ def root(
 
 
 @app.command("models")
-def models_cmd() -> None:
-    """List every recommender and KG embedding with its parameters, required inputs and citation."""
+def models_cmd(
+    name: Annotated[str | None, typer.Argument(help="A model to show in full: parameters, defaults, ranges.")] = None,
+) -> None:
+    """List every recommender and KG embedding; with a NAME, its parameters with defaults and valid values."""
     from knowrec.models import MODELS
     from knowrec.models.kge import KGE_MODELS
 
-    rows = []
-    for name, cls in MODELS:
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
-        rows.append((name, doc, ", ".join(sorted(cls.requires)) or "interactions",
-                     ", ".join(cls.param_names()), cls.citation))
-    console.print(table("Recommenders (knowrec train --model …)",
-                        ["model", "description", "requires", "parameters", "citation"], rows))
-    rows = [(name, (cls.__doc__ or "").strip().splitlines()[0], ", ".join(cls.param_names()), cls.citation)
-            for name, cls in KGE_MODELS]
-    console.print(table("KG embeddings (knowrec kg embed --model …)",
-                        ["model", "description", "parameters", "citation"], rows))
+    if name is not None:
+        cls = MODELS.get(name) if name in MODELS or name not in KGE_MODELS else KGE_MODELS.get(name)
+        defaults, constraints = cls.param_defaults(), cls.param_constraints()
+        console.print(table(f"{cls.name}: {_summary(cls)}", ["parameter", "default", "valid values"],
+                            ((p, repr(defaults[p]), constraints[p].describe() if p in constraints else "")
+                             for p in cls.param_names())))
+        console.print(f"requires: {', '.join(sorted(getattr(cls, 'requires', ()))) or 'interactions'}")
+        console.print(f"citation: {cls.citation}", highlight=False)
+        return
+    rows = [(n, _summary(cls), ", ".join(sorted(cls.requires)) or "interactions",
+             ", ".join(f"{p}={v!r}" for p, v in cls.param_defaults().items())) for n, cls in MODELS]
+    console.print(table("Recommenders (knowrec train --model …)", ["model", "description", "requires", "parameters"],
+                        rows))
+    rows = [(n, _summary(cls), ", ".join(f"{p}={v!r}" for p, v in cls.param_defaults().items()))
+            for n, cls in KGE_MODELS]
+    console.print(table("KG embeddings (knowrec kg embed --model …)", ["model", "description", "parameters"], rows))
+    console.print("knowrec models NAME shows one model's parameters with their valid values and its citation.")
+
+
+def _summary(cls: type) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0]
 
 
 def _metric_table(title: str, metrics: dict[str, dict[str, float]]) -> object:
@@ -65,16 +79,21 @@ def _metric_table(title: str, metrics: dict[str, dict[str, float]]) -> object:
 @app.command("train")
 @friendly_errors
 def train_cmd(
-    dataset: Annotated[str | None, typer.Option(help="Built-in dataset name or folder.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (see `knowrec models`).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Built-in dataset name or folder.",
+                                                show_default="ml-100k")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (see `knowrec models`).",
+                                              show_default="lightgcn")] = None,
     out: Annotated[Path, typer.Option(help="Run folder: checkpoints, metrics.json, model/.")] = Path("runs/latest"),
     config: Annotated[Path | None, typer.Option(help="YAML/JSON/TOML file of settings.")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a setting or model parameter: key=value.")
     ] = None,
-    split: Annotated[str | None, typer.Option(help="random, temporal, loo, cold-item, cold-user or given.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (split, initialisation, sampling).")] = None,
-    threads: Annotated[int | None, typer.Option(help="Torch threads (1 is fastest beside other work).")] = None,
+    split: Annotated[str | None, typer.Option(help="random, temporal, loo, cold-item, cold-user, given or rows.",
+                                              show_default="random")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (split, initialisation, sampling).",
+                                             show_default="2020")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (1 is fastest beside other work).",
+                                                show_default="1")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a finished run in --out.")] = False,
     fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint in --out and start over.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -173,6 +192,8 @@ def serve_cmd(
 ) -> None:
     """Serve a trained model over HTTP (FastAPI): recommendations with explanations, new items and
     interactions live, /metrics, a web page at /."""
+    import gc
+
     import torch
     import uvicorn
 
@@ -181,6 +202,8 @@ def serve_cmd(
 
     torch.set_num_threads(1)  # requests are small; one thread keeps latency flat beside other work
     service = run_service(run, index=index, state=state, explain=explain, fresh=fresh)
+    gc.collect()
+    gc.freeze()  # the model, graph and language model live as long as the process: keep them out of every GC pass
     console.print(f"serving {service.model.name} on {service.data.name}: {len(service.user_ids)} users, "
                   f"{len(service.item_ids)} items ({index} index) at http://{host}:{port}/")
     uvicorn.run(create_app(service, token=token), host=host, port=port, log_level="warning")
@@ -228,8 +251,8 @@ def compare_cmd(
     console.print(table(
         f"{run_b} vs {run_a} ({part}, {rows[0].users if rows else 0} paired users)",
         ["metric", "A", "B", "B − A", "p (t-test)", "p (Wilcoxon)", ""],
-        ((r.metric, r.mean_a, r.mean_b, r.diff, r.p_ttest, r.p_wilcoxon, "*" if r.p_ttest < 0.05 else "")
-         for r in rows),
+        ((r.metric, r.mean_a, r.mean_b, r.diff, p_value(r.p_ttest), p_value(r.p_wilcoxon),
+          "*" if r.p_ttest < 0.05 else "") for r in rows),
     ))
 
 

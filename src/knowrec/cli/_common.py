@@ -15,7 +15,7 @@ from rich.table import Table
 
 from knowrec.errors import KnowrecError
 
-console = Console()
+console = Console(soft_wrap=True)  # messages keep their lines (paths stay whole); tables still fit
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,9 +37,10 @@ def friendly_errors(fn: F) -> F:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A Rich table; long words fold onto the next line instead of being cut at narrow terminals."""
     t = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right" if _numeric_col(col) else "left")
+        t.add_column(col, justify="left" if i == 0 else "right" if _numeric_col(col) else "left", overflow="fold")
     for row in rows:
         t.add_row(*(fmt(v) for v in row))
     return t
@@ -47,7 +48,13 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 def _numeric_col(name: str) -> bool:
     return name.lower() not in {"model", "item_id", "title", "name", "description", "field", "value", "metric",
-                                "source", "class", "requires", "dataset", "why", "reason", "example"}
+                                "source", "class", "requires", "dataset", "why", "reason", "example", "parameter",
+                                "default", "valid values", "citation", "parameters"}
+
+
+def p_value(p: float) -> str:
+    """A p-value as people read them: 0.0312, and small ones as 2e-15 rather than 0.0000."""
+    return f"{p:.4f}" if p >= 1e-3 else f"{p:.2g}"
 
 
 def fmt(value: Any) -> str:

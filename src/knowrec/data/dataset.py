@@ -204,7 +204,7 @@ class Dataset:
             "items": self.n_items,
             "interactions": self.n_interactions,
             "density": round(self.density, 6),
-            "interactions_per_user": f"{u_cnt.min()}–{u_cnt.max()} (mean {u_cnt.mean():.1f})",
+            "interactions_per_user": f"{u_cnt.min()}–{u_cnt.max()} (mean {u_cnt.mean():.1f})" if len(u_cnt) else "–",
             "items_without_interactions": int((i_cnt == 0).sum()),
             "ratings": self.ratings is not None,
             "timestamps": self.timestamps is not None,
@@ -219,8 +219,8 @@ class Dataset:
                 kg_triples=self.kg.n_triples,
                 kg_entities=self.kg.n_entities,
                 kg_relations=self.kg.n_relations,
-                kg_item_coverage=f"{linked.sum()}/{self.n_items} items ({linked.mean():.1%})",
-                kg_interaction_coverage=f"{linked[self.items].mean():.1%}",
+                kg_item_coverage=f"{linked.sum()}/{self.n_items} items ({linked.sum() / max(self.n_items, 1):.1%})",
+                kg_interaction_coverage=f"{linked[self.items].sum() / max(self.n_interactions, 1):.1%}",
             )
         return info
 

@@ -15,6 +15,7 @@ from knowrec.data.dataset import TEST, TRAIN, VALID, Dataset
 from knowrec.data.split import Split
 from knowrec.errors import ConfigError
 from knowrec.evaluate.metrics import USER_METRICS, intra_list_diversity, novelty
+from knowrec.progress import track
 
 DEFAULT_METRICS = ("recall", "ndcg", "hit", "mrr", "precision")
 Part = Literal["valid", "test"]
@@ -41,7 +42,8 @@ class Evaluator:
     ``evaluate(..., candidates=)`` restricts the ranking to some items (the cold items of a cold-item split).
     Beyond the per-user metrics it reports catalogue coverage, novelty and intra-list diversity at each K;
     diversity uses 64-d item vectors from a truncated SVD of the training matrix, so it does not depend on
-    the model being measured.
+    the model being measured. Ranked among cold candidates only (none with a training interaction), novelty
+    and diversity are left out: there is nothing to compute them from.
     """
 
     def __init__(self, data: Dataset, split: Split, *, ks: Sequence[int] = (10, 20),
@@ -60,17 +62,23 @@ class Evaluator:
         self._popularity = torch.from_numpy(np.asarray(m[TRAIN].sum(0)).ravel())
         self._item_vectors = _svd_item_vectors(m[TRAIN])
 
-    def evaluate(self, model: Any, part: Part = "test", *, candidates: np.ndarray | None = None) -> EvalResult:
+    def evaluate(self, model: Any, part: Part = "test", *, candidates: np.ndarray | None = None,
+                 show_progress: bool = False) -> EvalResult:
         """Rank all items (or only ``candidates``) for every user with a held-out positive in ``part``; return
         means and per-user arrays."""
         positives, mask = self._positives[part], self._masks[part]
         allowed = None if candidates is None else _item_mask(candidates, self.n_items)
+        # novelty and diversity are read off the training interactions of the ranked items: cold candidates
+        # have none (every one equally "novel", no vector to compare), so those figures would say nothing
+        beyond = allowed is None or bool((self._popularity[allowed] > 0).any())
         n_pos_all = np.diff(positives.indptr)
         users = np.flatnonzero(n_pos_all > 0)
         kmax = min(max(self.ks), self.n_items)
         per_user: dict[str, list[torch.Tensor]] = {}
         tops = []
-        for start in range(0, len(users), self.batch_size):
+        starts = range(0, len(users), self.batch_size)
+        for start in track(starts, total=len(starts), desc=f"evaluating {part} ({len(users):,} users)",
+                           unit="batches", enabled=show_progress):
             batch = users[start:start + self.batch_size]
             scores = model.score(batch).detach().to(torch.float32).clone()
             rows, cols = mask[batch].nonzero()
@@ -80,12 +88,16 @@ class Evaluator:
             values, top = torch.topk(scores, kmax, dim=1)
             pos = torch.from_numpy(positives[batch].toarray() > 0)
             hits = pos.gather(1, top) & torch.isfinite(values)  # fewer than k candidates: no hit past them
+            hits = torch.nn.functional.pad(hits, (0, max(self.ks) - kmax))  # a catalogue smaller than k
             n_pos = torch.from_numpy(n_pos_all[batch]).double()
             for k in self.ks:
                 for name in self.metrics:
                     per_user.setdefault(f"{name}@{k}", []).append(USER_METRICS.get(name)(hits, n_pos, k))
-                per_user.setdefault(f"novelty@{k}", []).append(novelty(top[:, :k], self._popularity, self.n_users))
-                per_user.setdefault(f"diversity@{k}", []).append(intra_list_diversity(top[:, :k], self._item_vectors))
+                if beyond:
+                    per_user.setdefault(f"novelty@{k}", []).append(novelty(top[:, :k], self._popularity,
+                                                                           self.n_users))
+                    per_user.setdefault(f"diversity@{k}", []).append(intra_list_diversity(top[:, :k],
+                                                                                          self._item_vectors))
             tops.append(torch.where(torch.isfinite(values), top, -1))
         arrays = {name: torch.cat(vals).numpy() for name, vals in per_user.items()}
         means = {name: float(vals.mean()) for name, vals in arrays.items()}

@@ -22,56 +22,63 @@ from knowrec.kg.store.base import ITEM_PREFIX, KGPath
 
 class PathFinder:
     """Item-to-item shortest paths over an in-memory copy of a graph (``GraphStore.frames()`` or
-    ``graph_frames(data)``); ``add_item`` keeps it in step with a store that gains items while serving."""
+    ``graph_frames(data)``); ``with_items`` gives a copy that mirrors a store that gained items while serving.
+
+    A finder is never changed after it is built, so a service can build the next one beside requests that
+    still read the current one and swap them in a single assignment.
+    """
 
     def __init__(self, entities: pd.DataFrame, facts: pd.DataFrame) -> None:
-        self._ids = entities["id"].astype(str).tolist()
-        self._names = entities["name"].astype(str).tolist()
-        self._node = {e: i for i, e in enumerate(self._ids)}
-        self._item_node = {item: self._node[e] for e, item in zip(self._ids, entities["item"].astype(str),
-                                                                    strict=True) if item}
-        index = pd.Index(self._ids)
-        self._heads = index.get_indexer(facts["from"].astype(str)).astype(np.int64)
-        self._tails = index.get_indexer(facts["to"].astype(str)).astype(np.int64)
-        self._relations = facts["relation"].astype(str).tolist()
-        self._build()
+        ids = entities["id"].astype(str).tolist()
+        node = {e: i for i, e in enumerate(ids)}
+        index = pd.Index(ids)
+        self._set(ids, entities["name"].astype(str).tolist(), node,
+                  {item: node[e] for e, item in zip(ids, entities["item"].astype(str), strict=True) if item},
+                  index.get_indexer(facts["from"].astype(str)).astype(np.int64),
+                  index.get_indexer(facts["to"].astype(str)).astype(np.int64), facts["relation"].astype(str).tolist())
+
+    def _set(self, ids: list[str], names: list[str], node: dict[str, int], item_node: dict[str, int],
+             heads: np.ndarray, tails: np.ndarray, relations: list[str]) -> None:
+        """Hold the graph and build its symmetric adjacency; each entry holds 1 + the index of one fact
+        joining the pair."""
+        self._ids, self._names, self._node, self._item_node = ids, names, node, item_node
+        self._heads, self._tails, self._relations = heads, tails, relations
+        n = len(ids)
+        rows = np.concatenate([heads, tails])
+        cols = np.concatenate([tails, heads])
+        fact = np.tile(np.arange(len(heads)), 2)
+        _, first = np.unique(rows * n + cols, return_index=True)  # one fact per pair (the matrix sums repeats)
+        self._adj = sp.csr_matrix((fact[first] + 1, (rows[first], cols[first])), shape=(n, n))
+        self._degree = np.diff(self._adj.indptr)
 
     @property
     def n_entities(self) -> int:
         return len(self._ids)
 
-    def _build(self) -> None:
-        """The symmetric adjacency; each entry holds 1 + the index of one fact joining the pair."""
-        n = len(self._ids)
-        rows = np.concatenate([self._heads, self._tails])
-        cols = np.concatenate([self._tails, self._heads])
-        fact = np.tile(np.arange(len(self._heads)), 2)
-        _, first = np.unique(rows * n + cols, return_index=True)  # one fact per pair (the matrix sums repeats)
-        self._adj = sp.csr_matrix((fact[first] + 1, (rows[first], cols[first])), shape=(n, n))
-        self._degree = np.diff(self._adj.indptr)
+    def with_items(self, items: Sequence[tuple[str, Sequence[tuple[str, str]], str | None]]) -> PathFinder:
+        """A copy that mirrors ``GraphStore.add_item`` for each ``(item id, (relation, entity) facts, name)``: the
+        item's node (``item:<id>`` if new) and its facts, creating unknown entities; built in one pass."""
+        ids, names, node, item_node = list(self._ids), list(self._names), dict(self._node), dict(self._item_node)
 
-    def add_items(self, items: Sequence[tuple[str, Sequence[tuple[str, str]], str | None]]) -> None:
-        """Mirror ``GraphStore.add_item`` for each ``(item id, (relation, entity) facts, name)``: the item's node
-        (``item:<id>`` if new) and its facts, creating unknown entities; the matrix is rebuilt once."""
+        def node_of(entity: str, name: str) -> int:
+            if entity not in node:
+                node[entity] = len(ids)
+                ids.append(entity)
+                names.append(name)
+            return node[entity]
+
         heads, tails, relations = [], [], []
         for item_id, facts, name in items:
-            head = self._item_node.get(str(item_id))
-            if head is None:
-                head = self._item_node[str(item_id)] = self._new_node(f"{ITEM_PREFIX}{item_id}", name or str(item_id))
+            if str(item_id) not in item_node:
+                item_node[str(item_id)] = node_of(f"{ITEM_PREFIX}{item_id}", name or str(item_id))
             for relation, tail in facts:
-                heads.append(head)
-                tails.append(self._node[str(tail)] if str(tail) in self._node else self._new_node(str(tail), str(tail)))
+                heads.append(item_node[str(item_id)])
+                tails.append(node_of(str(tail), str(tail)))
                 relations.append(str(relation))
-        self._heads = np.concatenate([self._heads, np.asarray(heads, dtype=np.int64)])
-        self._tails = np.concatenate([self._tails, np.asarray(tails, dtype=np.int64)])
-        self._relations += relations
-        self._build()
-
-    def _new_node(self, entity: str, name: str) -> int:
-        self._node[entity] = len(self._ids)
-        self._ids.append(entity)
-        self._names.append(name)
-        return self._node[entity]
+        copy = PathFinder.__new__(PathFinder)
+        copy._set(ids, names, node, item_node, np.concatenate([self._heads, np.asarray(heads, dtype=np.int64)]),
+                  np.concatenate([self._tails, np.asarray(tails, dtype=np.int64)]), self._relations + relations)
+        return copy
 
     def best_paths(self, sources: Sequence[str], target: str, *, max_hops: int = 3) -> dict[str, KGPath]:
         """For each source item with a path of at most ``max_hops`` facts to ``target``, its most specific

@@ -15,8 +15,8 @@ import scipy.sparse as sp
 import torch
 from safetensors.torch import load_file, save_file
 
-from knowrec import __version__
 from knowrec._io import atomic_dir, read_json, write_json
+from knowrec._version import __version__
 from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
 from knowrec.errors import (
@@ -27,6 +27,8 @@ from knowrec.errors import (
     NotSupportedError,
     did_you_mean,
 )
+from knowrec.params import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Constraint, merged
+from knowrec.progress import is_terminal, track
 from knowrec.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -47,12 +49,34 @@ def register(name: str, *, aliases: tuple[str, ...] = ()):
 
 
 class Estimator:
-    """scikit-learn's conventions: keyword-only hyperparameters stored unchanged by ``__init__``."""
+    """scikit-learn's conventions: keyword-only hyperparameters stored unchanged by ``__init__``, and, declared
+    beside them, the values each may take (``constraints``, checked by ``check_params`` before fitting)."""
+
+    constraints: ClassVar[dict[str, Constraint]] = {}
+
+    @classmethod
+    def param_constraints(cls) -> dict[str, Constraint]:
+        """Each parameter's valid values, from this class and its bases."""
+        return merged(cls.__mro__)
+
+    def check_params(self) -> None:
+        """Raise ``ConfigError`` naming the first parameter whose value is outside its declared range."""
+        declared = self.param_constraints()
+        owner = getattr(self, "name", "") or type(self).__name__
+        for name in self.param_names():
+            if name in declared:
+                declared[name].check(owner, name, getattr(self, name))
 
     @classmethod
     def param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        """Each parameter's default value."""
+        sig = inspect.signature(cls.__init__)
+        return {p.name: p.default for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY}
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.param_names()}
@@ -98,6 +122,7 @@ class Recommender(Estimator):
         raise NotImplementedError
 
     def _check_inputs(self, data: Dataset) -> None:
+        self.check_params()
         if data.n_interactions == 0:
             raise ConfigError(f"cannot fit {type(self).__name__} on a dataset with no interactions")
         if "kg" in self.requires and data.kg is None:
@@ -234,6 +259,11 @@ class TorchModel(Estimator):
     of epoch ``e`` is derived from ``(seed, e)``, so a run resumed from a checkpoint gives the same result.
     """
 
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "dim": POSITIVE_INT, "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE,
+        "reg": NON_NEGATIVE, "seed": NON_NEGATIVE_INT,
+    }
+
     def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
                  reg: float = 1e-4, seed: int = 2020) -> None:
         self.dim = dim
@@ -269,8 +299,7 @@ class TorchModel(Estimator):
     def fit(self, data: Any, *, callbacks: Sequence[Callback] = (), show_progress: bool = True,
             resume: dict[str, Any] | None = None) -> Self:
         """Train for up to ``epochs`` epochs; ``resume`` is a ``training_state()`` to continue from."""
-        from tqdm.auto import tqdm
-
+        self._progress = show_progress  # for the slow parts of _prepare/_build (encoding text, say)
         self._prepare(data)
         torch.manual_seed(self.seed)
         self.module_ = self._build(data)
@@ -289,8 +318,10 @@ class TorchModel(Estimator):
             rng = np.random.default_rng([self.seed, epoch])
             self.module_.train()
             total, count = 0.0, 0
-            for batch in tqdm(self._batches(rng), total=self._n_batches(), desc=f"epoch {epoch + 1}",
-                              leave=False, disable=None if show_progress else True):
+            batches = self._batches(rng)
+            if show_progress and is_terminal():  # batches of an epoch: a bar in a terminal, nothing in a log
+                batches = track(batches, total=self._n_batches(), desc=f"epoch {epoch + 1}", unit="batch")
+            for batch in batches:
                 loss = self._loss(batch)
                 self.optimizer_.zero_grad(set_to_none=True)
                 loss.backward()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import StrEnum
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from knowrec.data.dataset import Dataset
 from knowrec.data.sampling import NegativeSampler
 from knowrec.errors import ConfigError
 from knowrec.models.base import TorchRecommender, pair_batches, register
+from knowrec.params import POSITIVE_INT, Constraint, OneOf
 
 
 class Loss(StrEnum):
@@ -28,6 +30,7 @@ class BPR(TorchRecommender):
     """
 
     citation = "Rendle et al. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009."
+    constraints: ClassVar[dict[str, Constraint]] = {"neg": POSITIVE_INT, "loss": OneOf.enum(Loss)}
 
     def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
                  reg: float = 1e-2, neg: int = 1, loss: str = "bpr", seed: int = 2020) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from knowrec.kg.prepare import clean, item_links
 from knowrec.models.base import register
 from knowrec.models.bpr import BPR
 from knowrec.models.kge import transr_distance
+from knowrec.params import NON_NEGATIVE, Constraint
 
 
 @register("cke")
@@ -25,6 +27,7 @@ class CKE(BPR):
 
     requires = frozenset({"kg"})
     citation = "Zhang et al. Collaborative Knowledge Base Embedding for Recommender Systems. KDD 2016."
+    constraints: ClassVar[dict[str, Constraint]] = {"kg_weight": NON_NEGATIVE}
 
     def __init__(self, *, dim: int = 64, kg_weight: float = 1.0, epochs: int = 300, batch_size: int = 2048,
                  lr: float = 1e-3, reg: float = 1e-2, neg: int = 1, loss: str = "bpr", seed: int = 2020) -> None:

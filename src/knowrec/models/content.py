@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import torch
@@ -12,6 +12,7 @@ from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
 from knowrec.errors import MissingInputError
 from knowrec.models.base import FactorRecommender, register
+from knowrec.params import Constraint, Text
 from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts
 
 
@@ -24,6 +25,7 @@ class Content(FactorRecommender):
 
     requires = frozenset({"item_text"})
     citation = "Content-based filtering over sentence embeddings (Reimers & Gurevych, Sentence-BERT, 2019)."
+    constraints: ClassVar[dict[str, Constraint]] = {"text_model": Text(required=True), "text_template": Text()}
 
     def __init__(self, *, text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "") -> None:
         self.text_model = text_model

@@ -13,10 +13,11 @@ facts and history alone (``add_items``, ``user_vectors``).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from knowrec.errors import ConfigError, NotSupportedError
 from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts, shared_tails
 from knowrec.models.base import TorchRecommender, register
 from knowrec.models.lightgcn import SpMM, sparse_csr
+from knowrec.params import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, RATE, Constraint, Flag, OneOf, Text
 from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts, user_texts
 from knowrec.text.finetune import FineTune, embed, save_lm, trainable_lm
 from knowrec.text.templates import texts_for
@@ -72,11 +74,16 @@ def parse_sources(sources: str | Sequence[str]) -> list[Source]:
     return [s for s in Source if s in chosen]
 
 
-def _enum(kind: type[StrEnum], value: str, what: str) -> Any:
+def _valid_sources(value: str) -> bool:
+    return bool({s.strip().lower() for s in value.split(",") if s.strip()}) and \
+        {s.strip().lower() for s in value.split(",") if s.strip()} <= set(Source)
+
+
+def _valid_weights(value: str) -> bool:
     try:
-        return kind(value)
+        return not value or all(math.isfinite(w) and w >= 0 for w in map(float, value.split(",")))
     except ValueError:
-        raise ConfigError(f"unknown {what} {value!r}; choose one of {', '.join(kind)}") from None
+        return False
 
 
 class HybridNet(nn.Module):
@@ -137,6 +144,16 @@ class Hybrid(TorchRecommender):
 
     citation = ("knowrec's own model; the softmax and logQ correction follow Covington et al. (RecSys 2016) and "
                 "Yi et al. (RecSys 2019), source dropout follows Volkovs et al. DropoutNet (NeurIPS 2017).")
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "sources": Text(required=True, valid=_valid_sources, what="a comma-separated subset of id, kg, text"),
+        "fusion": OneOf.enum(Fusion), "aggregation": OneOf.enum(Aggregation), "loss": OneOf.enum(SoftmaxLoss),
+        "finetune": OneOf.enum(FineTune),
+        "weights": Text(valid=_valid_weights, what="empty, or one non-negative number per source (\"1,1,0.5\")"),
+        "source_dropout": RATE, "history_dropout": RATE, "dropout": RATE, "align": NON_NEGATIVE,
+        "temperature": POSITIVE, "lm_lr": POSITIVE, "n_samples": POSITIVE_INT, "lm_batch": POSITIVE_INT,
+        "max_degree": NON_NEGATIVE_INT, "user_text": Flag(), "cosine": Flag(),
+        "text_model": Text(required=True), "text_template": Text(),
+    }
 
     def __init__(self, *, dim: int = 64, sources: str = "id,kg,text", fusion: str = "gate",
                  weights: str = "", source_dropout: float = 0.1, history_dropout: float = 0.0,
@@ -170,14 +187,11 @@ class Hybrid(TorchRecommender):
 
     # --- set-up -----------------------------------------------------------------------------------------
     def _check_options(self) -> None:
-        self._fusion = _enum(Fusion, self.fusion, "fusion")
-        self._aggregation = _enum(Aggregation, self.aggregation, "aggregation")
-        self._loss_kind = _enum(SoftmaxLoss, self.loss, "loss")
-        self._finetune = _enum(FineTune, self.finetune, "finetune")
-        if not all(0 <= x < 1 for x in (self.source_dropout, self.history_dropout, self.dropout)):
-            raise ConfigError("source_dropout, history_dropout and dropout must lie in [0, 1)")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature must be positive, got {self.temperature}")
+        self.check_params()
+        self._fusion = Fusion(self.fusion)
+        self._aggregation = Aggregation(self.aggregation)
+        self._loss_kind = SoftmaxLoss(self.loss)
+        self._finetune = FineTune(self.finetune)
 
     def _build(self, data: Dataset) -> nn.Module:
         self._check_options()
@@ -194,14 +208,14 @@ class Hybrid(TorchRecommender):
         self._lm = self._user_text = None
         if texts is not None:
             encoder = TextEncoder(self.text_model)
-            self._item_text = torch.from_numpy(encoder.encode(texts))
+            self._item_text = torch.from_numpy(encoder.encode(texts, show_progress=self._progress))
             if self._finetune is not FineTune.FROZEN:
                 self._texts, self._lm = texts, trainable_lm(self.text_model, self._finetune)
             self._has[Source.TEXT] = torch.tensor([bool(t.strip()) for t in texts])
             text_dim = self._item_text.shape[1]
             profiles = user_texts(data) if self.user_text else None
             if profiles is not None:
-                self._user_text = torch.from_numpy(encoder.encode(profiles))
+                self._user_text = torch.from_numpy(encoder.encode(profiles, show_progress=self._progress))
                 user_dim = self._user_text.shape[1]
         missing = [s for s in wanted if s not in self._has]
         if missing:
@@ -441,11 +455,12 @@ class Hybrid(TorchRecommender):
 
     # --- serving: new users and new items without retraining --------------------------------------------
     def user_vectors(self, histories: Sequence[Iterable[int]], texts: Sequence[str] | None = None, *,
-                     users: Sequence[int] | None = None) -> torch.Tensor:
+                     users: Sequence[int] | None = None, profiles: np.ndarray | None = None) -> torch.Tensor:
         """Scored vectors of users from their item histories and/or profile texts, with no retraining.
 
         ``users`` (indices of known users, one per history) adds their ID embeddings: a known user's vector
-        then follows new interactions. Without it the users are treated as never seen.
+        then follows new interactions. Without it the users are treated as never seen. ``profiles`` (from
+        ``encode_profiles``) stand in for ``texts`` already encoded.
         """
         self.check_is_fitted()
         net = self._net()
@@ -456,13 +471,28 @@ class Hybrid(TorchRecommender):
         rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
         history = sparse_csr(rows, cols, np.ones(len(cols), dtype=np.float32), (len(histories), self.n_items_))
         known = None if users is None else torch.as_tensor(np.asarray(users, dtype=np.int64))
+        if profiles is None and texts is not None:
+            profiles = self.encode_profiles(texts)
         with torch.no_grad():
             weighted, total = self._aggregate(net, history, self.item_factors_)
-            text = None
-            if texts is not None and hasattr(net, "user_text_proj"):
-                text = torch.from_numpy(self._encoder(self.text_model).encode(list(texts), show_progress=False))
+            text = None if profiles is None or not hasattr(net, "user_text_proj") else torch.from_numpy(profiles)
             use_id = None if known is None else torch.ones(len(known))
             return self._scale(self._users_from(net, weighted, total, known, use_id, text))
+
+    def load_encoders(self) -> None:
+        """Load the language model now, so the first item or profile text to encode does not wait for it (a
+        service calls this at start)."""
+        if Source.TEXT in self.sources_:
+            self._item_encoder().load()
+        if hasattr(self._net(), "user_text_proj"):
+            self._encoder(self.text_model).load()
+
+    def encode_profiles(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Profile texts encoded by the language model, for ``user_vectors(profiles=…)`` (``None`` if the model
+        has no user-text part): the slow half of scoring a user from their text, which changes nothing."""
+        if not hasattr(self._net(), "user_text_proj"):
+            return None
+        return self._encoder(self.text_model).encode(list(texts), show_progress=False)
 
     def add_items(self, table: pd.DataFrame, facts: Iterable[tuple[Any, str, str]] = (), *,
                   show_progress: bool = False) -> np.ndarray:
@@ -472,11 +502,17 @@ class Hybrid(TorchRecommender):
         the model never saw are skipped (they carry no learned vector). The items are recommendable at once,
         with the catalogue's mean popularity prior.
         """
+        if len(table) == 0:
+            return np.array([], dtype=np.int64)
+        return self.append_items(*self.embed_items(table, facts, show_progress=show_progress))
+
+    def embed_items(self, table: pd.DataFrame, facts: Iterable[tuple[Any, str, str]] = (), *,
+                    show_progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scored vectors and per-source parts of new items (as ``add_items`` takes them), without adding
+        them: the slow half of ``add_items`` (text encoding), which leaves the model as it is."""
         self.check_is_fitted()
         net = self._net()
         n_new = len(table)
-        if n_new == 0:
-            return np.array([], dtype=np.int64)
         vectors, present = [], []
         with torch.no_grad():
             for name in self.sources_:
@@ -492,11 +528,16 @@ class Hybrid(TorchRecommender):
                     encoded = self._item_encoder().encode(texts, show_progress=show_progress)
                     vectors.append(net.text_proj(torch.from_numpy(encoded)))
                     present.append(torch.tensor([bool(t.strip()) for t in texts], dtype=torch.float32))
-            new, new_parts = self._normalised(
+            return self._normalised(
                 self._fuse(net, torch.stack(vectors, 1), torch.stack(present, 1), torch.zeros(n_new)))
+
+    def append_items(self, vectors: torch.Tensor, parts: torch.Tensor) -> np.ndarray:
+        """Add items embedded by ``embed_items`` to the catalogue; return their indices."""
+        self.check_is_fitted()
+        n_new = len(vectors)
         start = self.n_items_
-        self.item_factors_ = torch.cat([self.item_factors_, new])
-        self.item_parts_ = torch.cat([self.item_parts_, new_parts])
+        self.item_factors_ = torch.cat([self.item_factors_, vectors])
+        self.item_parts_ = torch.cat([self.item_parts_, parts])
         # a new item has no interactions because it is new, not because people pass it over: it gets the
         # catalogue's mean popularity prior, not the lowest one
         self.item_bias_ = torch.cat([self.item_bias_, self.item_bias_.mean().expand(n_new)])
@@ -514,13 +555,15 @@ class Hybrid(TorchRecommender):
             encoder.model_ = lm
             return encoder
         tuned = getattr(self, "tuned_lm_", None)
-        return self._encoder(tuned, cache=False) if tuned else self._encoder(self.text_model)
+        return self._encoder(tuned or self.text_model)
 
-    def _encoder(self, model: str, *, cache: bool = True) -> TextEncoder:
-        """One loaded encoder per model name, kept for the model's lifetime (a service encodes per request)."""
+    def _encoder(self, model: str) -> TextEncoder:
+        """One loaded encoder per model name, kept for the model's lifetime. A service encodes a few texts per
+        request, so it skips the on-disk cache (reading and rewriting it would cost more than encoding) and
+        leaves nothing shared to change: requests may encode side by side."""
         encoders = self.__dict__.setdefault("_encoders", {})
         if model not in encoders:
-            encoders[model] = TextEncoder(model, cache=cache)
+            encoders[model] = TextEncoder(model, cache=False)
         return encoders[model]
 
     def _fact_vectors(self, net: HybridNet, table: pd.DataFrame,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,6 +12,7 @@ import torch
 from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
 from knowrec.models.base import Recommender, register
+from knowrec.params import NON_NEGATIVE, POSITIVE_INT, Constraint
 
 
 @register("itemknn", aliases=("item-knn", "itemcf"))
@@ -19,6 +20,7 @@ class ItemKNN(Recommender):
     """Scores an item by the summed cosine similarity to the user's items, keeping ``k`` neighbours per item."""
 
     citation = "Sarwar et al. Item-based collaborative filtering recommendation algorithms. WWW 2001."
+    constraints: ClassVar[dict[str, Constraint]] = {"k": POSITIVE_INT, "shrink": NON_NEGATIVE}
 
     def __init__(self, *, k: int = 100, shrink: float = 0.0) -> None:
         self.k = k

@@ -17,6 +17,7 @@ from knowrec._io import atomic_dir, read_json, write_json
 from knowrec.data.knowledge import KnowledgeGraph
 from knowrec.errors import ConfigError, DataError, NotFittedError
 from knowrec.models.base import PARAMS_FILE, WEIGHTS_FILE, TorchModel
+from knowrec.params import POSITIVE, POSITIVE_INT, Constraint
 from knowrec.registry import Registry
 
 KGE_MODELS: Registry[type[KGEmbedding]] = Registry("KG embedding")
@@ -31,6 +32,7 @@ class KGEmbedding(TorchModel):
 
     name: ClassVar[str] = ""
     citation: ClassVar[str] = ""
+    constraints: ClassVar[dict[str, Constraint]] = {"margin": POSITIVE, "neg": POSITIVE_INT}
 
     def __init__(self, *, dim: int = 64, margin: float = 6.0, neg: int = 8, epochs: int = 100,
                  batch_size: int = 2048, lr: float = 1e-3, reg: float = 0.0, seed: int = 2020) -> None:
@@ -40,6 +42,7 @@ class KGEmbedding(TorchModel):
 
     # --- training ---------------------------------------------------------------------------------------
     def _prepare(self, kg: KnowledgeGraph) -> None:
+        self.check_params()
         if not isinstance(kg, KnowledgeGraph):
             raise ConfigError(f"{type(self).__name__}.fit expects a KnowledgeGraph, got {type(kg).__name__}")
         if kg.n_triples == 0:

@@ -10,6 +10,7 @@ as in LightGCN. Everything is whole-tensor gathers and ``index_add_``: no Python
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from knowrec.data.dataset import Dataset
 from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_links, shared_tails
 from knowrec.models.base import register
 from knowrec.models.lightgcn import LightGCN
+from knowrec.params import NON_NEGATIVE_INT, Constraint
 
 
 def segment_softmax(scores: torch.Tensor, segments: torch.Tensor, n_segments: int) -> torch.Tensor:
@@ -37,6 +39,7 @@ class KGNet(LightGCN):
     requires = frozenset({"kg"})
     citation = ("knowrec's own network, after Wang et al. KGAT (KDD 2019), Wang et al. KGIN (WWW 2021) and "
                 "He et al. LightGCN (SIGIR 2020).")
+    constraints: ClassVar[dict[str, Constraint]] = {"kg_layers": NON_NEGATIVE_INT, "max_degree": NON_NEGATIVE_INT}
 
     def __init__(self, *, dim: int = 64, layers: int = 3, kg_layers: int = 1, max_degree: int = 16,
                  epochs: int = 300, batch_size: int = 4096, lr: float = 5e-3, reg: float = 1e-3, neg: int = 4,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -12,6 +12,7 @@ from torch import nn
 from knowrec.data.dataset import Dataset
 from knowrec.models.base import register
 from knowrec.models.bpr import BPR
+from knowrec.params import NON_NEGATIVE_INT, Constraint
 
 
 def normalized_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
@@ -54,6 +55,7 @@ class LightGCN(BPR):
     """Propagates ID embeddings ``layers`` times over the normalised user–item graph and averages the layers."""
 
     citation = "He et al. LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation. SIGIR 2020."
+    constraints: ClassVar[dict[str, Constraint]] = {"layers": NON_NEGATIVE_INT}
 
     def __init__(self, *, dim: int = 64, layers: int = 2, epochs: int = 300, batch_size: int = 4096,
                  lr: float = 5e-3, reg: float = 1e-3, neg: int = 4, loss: str = "bpr", seed: int = 2020) -> None:

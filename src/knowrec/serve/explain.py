@@ -89,17 +89,29 @@ class Explainer:
         factors = getattr(self.model, "item_factors_", None)
         self._vectors = None if factors is None else torch.nn.functional.normalize(factors.float(), dim=1)
 
+    def prepare_items(self, item_ids: Sequence[str], titles: Sequence[str],
+                      facts: Sequence[Sequence[tuple[str, str]]]) -> PathFinder | None:
+        """The slow half of making items explainable, safe beside requests: their facts go into the graph store
+        and the next path index is built (``commit_items`` puts it in place)."""
+        if self.store is None:
+            return None
+        added = [(str(i), list(f), t) for i, t, f in zip(item_ids, titles, facts, strict=True)]
+        for item_id, item_facts, title in added:
+            self.store.add_item(item_id, item_facts, name=title)
+        return self.paths.with_items(added)
+
+    def commit_items(self, item_ids: Sequence[str], titles: Sequence[str], paths: PathFinder | None) -> None:
+        """Make items the model has just added (``model.add_items``) explainable: names, path index, vectors."""
+        if paths is not None:
+            self.paths = paths
+        self.item_ids += [str(i) for i in item_ids]
+        self.titles += list(titles)
+        self._refresh_vectors()
+
     def add_items(self, item_ids: Sequence[str], titles: Sequence[str],
                   facts: Sequence[Sequence[tuple[str, str]]]) -> None:
-        """Make items the model has just added (``model.add_items``) explainable: names, graph facts, vectors."""
-        added = [(str(i), list(f), t) for i, t, f in zip(item_ids, titles, facts, strict=True)]
-        if self.store is not None:
-            for item_id, item_facts, title in added:
-                self.store.add_item(item_id, item_facts, name=title)
-            self.paths.add_items(added)
-        self.item_ids += [i for i, _, _ in added]
-        self.titles += [t for _, _, t in added]
-        self._refresh_vectors()
+        """Make items the model has just added explainable: graph facts, names and vectors."""
+        self.commit_items(item_ids, titles, self.prepare_items(item_ids, titles, facts))
 
     def explain(self, user_id: Any, item_id: Any) -> Explanation:
         """Reasons for ``item_id`` (original id) being recommended to ``user_id`` (original id)."""

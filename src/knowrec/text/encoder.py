@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 from knowrec._io import atomic_path
 from knowrec.data.hub import cache_root
 from knowrec.errors import ConfigError, MissingDependencyError
+from knowrec.progress import is_terminal, say, track
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
@@ -43,6 +45,9 @@ class TextEncoder:
     cache off. ``model_`` (the loaded network) is created on the first call that has something to encode.
     """
 
+    #: Texts per ``SentenceTransformer.encode`` call: progress is reported between chunks.
+    CHUNK = 4096
+
     def __init__(self, model: str = DEFAULT_TEXT_MODEL, *, batch_size: int = 64, cache: bool = True,
                  cache_dir: str | Path | None = None, max_length: int | None = 128) -> None:
         if not model:
@@ -52,6 +57,7 @@ class TextEncoder:
         self.cache = cache
         self.cache_dir = cache_dir
         self.max_length = max_length
+        self._lock = threading.Lock()  # a tokenizer must not be used by two threads at once ("Already borrowed")
 
     @property
     def cache_file(self) -> Path:
@@ -66,10 +72,17 @@ class TextEncoder:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:  # pragma: no cover - a dependency of knowrec
                 raise MissingDependencyError("text encoding needs sentence-transformers") from exc
+            from transformers.utils import logging as hf_logging
+
+            shown = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # a "Loading weights" bar for a load from disk says nothing
             try:
                 self.model_ = SentenceTransformer(resolve_model(self.model), device="cpu")
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"cannot load text model {self.model!r}: {exc}") from exc
+            finally:
+                if shown:
+                    hf_logging.enable_progress_bar()
             if self.max_length:
                 self.model_.max_seq_length = self.max_length
         return self.model_
@@ -95,15 +108,28 @@ class TextEncoder:
             todo = np.flatnonzero(missing)
             uniq, inverse = np.unique(keys[todo], return_inverse=True)
             first = todo[np.unique(inverse, return_index=True)[1]]
-            vectors = self.load().encode([texts[i] for i in first], batch_size=self.batch_size,
-                                         show_progress_bar=show_progress, convert_to_numpy=True,
-                                         normalize_embeddings=True).astype(np.float32)
+            vectors = self._encode([texts[i] for i in first], show_progress)
             if out is None:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[todo] = vectors[inverse]
             if self.cache:
                 self._write_cache(known_keys, known, uniq, vectors)
         return out if out is not None else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        """Encode in chunks of ``CHUNK`` texts, so a long encoding shows how far it got (in a log too)."""
+        model = self.load()
+        chunks = [texts[s:s + self.CHUNK] for s in range(0, len(texts), self.CHUNK)]
+        bar = show_progress and is_terminal()
+        if show_progress and not bar:
+            say(f"encoding {len(texts):,} texts with {self.model} …")
+        out = []
+        for chunk in track(chunks, total=len(chunks), desc=f"encoded with {self.model}", unit="chunks",
+                           enabled=show_progress and not bar):
+            with self._lock:
+                out.append(model.encode(chunk, batch_size=self.batch_size, show_progress_bar=bar,
+                                        convert_to_numpy=True, normalize_embeddings=True).astype(np.float32))
+        return np.concatenate(out)
 
     def _read_cache(self) -> tuple[np.ndarray, np.ndarray | None]:
         if not self.cache or not self.cache_file.is_file():

@@ -13,6 +13,7 @@ import torch
 from knowrec._io import atomic_path, write_json
 from knowrec.callbacks import Callback
 from knowrec.errors import ConfigError, did_you_mean
+from knowrec.progress import duration, is_terminal, say
 
 Validator = Callable[[Any], dict[str, float]]
 
@@ -120,33 +121,52 @@ class Checkpointer(Callback):
         shutil.rmtree(folder / "best", ignore_errors=True)
 
     @classmethod
+    def exists(cls, folder: Path) -> bool:
+        """Whether ``folder`` holds a checkpoint to resume from."""
+        return (folder / cls.FILE).is_file()
+
+    @classmethod
     def read(cls, folder: Path) -> dict[str, Any] | None:
         path = folder / cls.FILE
         return torch.load(path, weights_only=True) if path.is_file() else None
 
 
 class ProgressBar(Callback):
-    """One bar over epochs, showing the loss, the validation metric and the best so far."""
+    """Training as it goes: epoch, loss, validation metric, best so far, seconds per epoch and the time left at
+    the epoch cap — as a bar in a terminal, as one plain line per epoch in a log or a pipe."""
 
     def __init__(self, metric: str, early: EarlyStopping | None) -> None:
         self.metric = metric
         self.early = early
         self.bar: Any = None
+        self.seconds: list[float] = []
 
     def on_fit_start(self, model: Any) -> None:
-        from tqdm.auto import tqdm
+        self.total = getattr(model, "epochs", 1)
+        self.start = getattr(model, "epoch_", -1) + 1
+        self.label = getattr(model, "name", "") or type(model).__name__
+        if is_terminal():
+            from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=getattr(model, "epochs", 1), initial=getattr(model, "epoch_", -1) + 1,
-                        desc=type(model).__name__, unit="epoch", disable=None)  # None: off when not a terminal
+            self.bar = tqdm(total=self.total, initial=self.start, desc=self.label, unit="epoch")
+        elif self.start:
+            say(f"{self.label}: resumed at epoch {self.start + 1}")
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        self.seconds.append(logs.get("seconds", 0.0))
+        per_epoch = sum(self.seconds) / len(self.seconds)
         post = {"loss": f"{logs.get('loss', 0.0):.4f}"}
         if f"valid_{self.metric}" in logs:
             post[self.metric] = f"{logs[f'valid_{self.metric}']:.4f}"
         if self.early is not None and self.early.best_epoch is not None:
             post["best"] = f"{self.early.best_score:.4f}@{self.early.best_epoch + 1}"
-        self.bar.set_postfix(post, refresh=False)
-        self.bar.update(1)
+        post["s/epoch"] = f"{per_epoch:.2f}"
+        post["left at cap"] = duration(per_epoch * (self.total - epoch - 1))
+        if self.bar is not None:
+            self.bar.set_postfix(post, refresh=False)
+            self.bar.update(1)
+        else:
+            say(f"{self.label} epoch {epoch + 1}/{self.total} · " + " · ".join(f"{k} {v}" for k, v in post.items()))
 
     def on_fit_end(self, model: Any) -> None:
         if self.bar is not None:

@@ -129,3 +129,51 @@ def test_attribute_kg_extends_freebase_kg(data_dir: Path) -> None:
     toy = data.item_index("1")
     assert kg.entity_ids[kg.item_entities[toy]] == data.kg.entity_ids[data.kg.item_entities[toy]]  # keeps its MID
     assert kg.n_linked_items == data.n_items  # unlinked films get an "item:<id>" entity
+
+
+def test_item7_an_import_that_keeps_nothing_is_an_error(tmp_path: Path) -> None:
+    """Issue 10, item 7: a header-only file (or one whose every row is dropped) writes nothing."""
+    inter = tmp_path / "inter.csv"
+    inter.write_text("user,item,rating\n")
+    with pytest.raises(DataError, match=r"no interaction row kept of 0 read .*nothing was written") as e:
+        import_dataset(inter, user_col="user", item_col="item")
+    assert e.value.path == str(inter)
+    inter.write_text("user,item,rating\n,x,1\na,y,oops\n")
+    with pytest.raises(DataError, match="1 × missing user id; 1 × weight is not a number"):
+        import_dataset(inter, user_col="user", item_col="item", weight_col="rating")
+
+
+def test_item8_non_finite_and_out_of_range_values_are_dropped(tmp_path: Path) -> None:
+    """Issue 10, item 8: inf, 1e400, a float32 overflow and absurd timestamps are bad rows, reported."""
+    inter = tmp_path / "inter.csv"
+    inter.write_text("user,item,rating,ts\n"
+                     "a,x,inf,1\na,y,-inf,2\nb,x,1e400,3\nb,y,1e39,4\nc,x,4,inf\nc,y,4,1e20\n"
+                     "d,x,3.5,1700000000000\nd,y,-2,-5\n")
+    data, report = import_dataset(inter, user_col="user", item_col="item", weight_col="rating", time_col="ts")
+    assert report.kept == 2 and data.ratings.tolist() == [3.5, -2.0]
+    assert report.dropped == {"weight is infinite or beyond ±3.4e+38": 4, "timestamp is infinite or beyond ±2^53": 2}
+    assert np.isfinite(data.ratings).all() and np.isfinite(data.timestamps).all()
+    with pytest.raises(DataError) as e:
+        import_dataset(inter, user_col="user", item_col="item", weight_col="rating", strict=True)
+    assert e.value.line == 2 and e.value.field == "rating"
+
+
+def test_item11_links_to_absent_entities_links_without_kg_and_strict_messages(tmp_path: Path) -> None:
+    """Issue 10, item 11: a link to an entity not in the KG is dropped (not counted as coverage), ``links`` without
+    ``kg`` is an error, and the strict error does not claim a row was kept."""
+    from knowrec.errors import ConfigError
+
+    inter = tmp_path / "inter.tsv"
+    inter.write_text("u\ti\n1\t10\n2\t11\n2\t10\n2\t10\n")
+    kg = tmp_path / "kg.tsv"
+    kg.write_text("e10\tdirector\tp1\n")
+    links = tmp_path / "links.tsv"
+    links.write_text("10\te10\n11\tnowhere\n")
+    data, report = import_dataset(inter, user_col="u", item_col="i", kg=kg, links=links)
+    assert report.dropped["link to an entity that is not in the KG"] == 1
+    assert data.kg.n_linked_items == 1 and data.summary()["kg_item_coverage"].startswith("1/2 items")
+    with pytest.raises(ConfigError, match="pass the KG as well"):
+        import_dataset(inter, user_col="u", item_col="i", links=links)
+    with pytest.raises(DataError) as e:
+        import_dataset(inter, user_col="u", item_col="i", strict=True)
+    assert str(e.value).endswith("duplicate (user, item) pair") and e.value.line == 4  # the earlier one

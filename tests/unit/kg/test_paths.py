@@ -46,8 +46,9 @@ def test_most_specific_path_and_added_items(tiny: Dataset) -> None:
     assert path.hops == 2 and path.relations == ("genres", "genres") and path.forward == (True, False)
     assert str(path) == "Item 1 -[genres]-> genres:drama <-[genres]- Item 2"
     assert finder.best_paths(["i1"], "new") == {}
-    finder.add_items([("new", [("genres", "genres:drama"), ("studio", "brand-new studio")], "New film")])
-    (path,) = finder.best_paths(["i1", "unknown"], "new").values()
+    grown = finder.with_items([("new", [("genres", "genres:drama"), ("studio", "brand-new studio")], "New film")])
+    assert finder.best_paths(["i1"], "new") == {}  # the finder a request may still read is left as it was
+    (path,) = grown.best_paths(["i1", "unknown"], "new").values()
     assert path.names == ("Item 1", "genres:drama", "New film")
     assert finder.best_paths(["i1"], "i1") == {}
     with pytest.raises(ConfigError, match="max_hops"):

@@ -12,7 +12,7 @@ import pandas as pd
 from knowrec.data.dataset import Dataset
 from knowrec.data.formats._text import read_table
 from knowrec.data.knowledge import KnowledgeGraph, encode_triples
-from knowrec.errors import DataError
+from knowrec.errors import ConfigError, DataError
 
 ColumnSpec = str | int
 
@@ -28,15 +28,18 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     strict: bool = False
 
-    def drop(self, reason: str, path: str | Path, line_no: np.ndarray, mask: np.ndarray, field: str) -> np.ndarray:
-        """Record rows in ``mask`` as dropped for ``reason``; in strict mode raise on the first one."""
+    def drop(self, reason: str, path: str | Path, line_no: np.ndarray, mask: np.ndarray, field: str, *,
+             keeps: str = "") -> np.ndarray:
+        """Record rows in ``mask`` as dropped for ``reason`` (``keeps`` says which of them survives, as in "the
+        latest row is kept"); in strict mode raise on the first one, where nothing is kept."""
         n = int(mask.sum())
         if n:
             lines = line_no[mask]
             if self.strict:
                 raise DataError(reason, path=path, line=int(lines[0]), field=field)
-            self.dropped[reason] = self.dropped.get(reason, 0) + n
-            self.examples.setdefault(reason, []).extend(f"{path}:{int(x)}" for x in lines[:3])
+            key = f"{reason}; {keeps}" if keeps else reason
+            self.dropped[key] = self.dropped.get(key, 0) + n
+            self.examples.setdefault(key, []).extend(f"{path}:{int(x)}" for x in lines[:3])
         return ~mask
 
 
@@ -72,6 +75,11 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
 
 
+#: Weights are kept as float32; timestamps as float64 seconds (or ms, µs), exact for integers up to 2^53.
+MAX_WEIGHT = float(np.finfo(np.float32).max)
+MAX_TIME = float(2**53)
+
+
 def import_dataset(
     interactions: str | Path,
     *,
@@ -103,6 +111,8 @@ def import_dataset(
     Each ``attr_cols`` column of the item table becomes a KG relation and each of its values an entity;
     ``attr_sep`` splits multi-valued cells ("Action|Comedy").
     """
+    if links is not None and kg is None:
+        raise ConfigError("a links file maps items to the entities of a KG file: pass the KG as well (--kg)")
     report = ImportReport(strict=strict)
     path = Path(interactions)
     frame, line_no = read_frame(path, sep=sep, encoding=encoding, header=header)
@@ -117,6 +127,8 @@ def import_dataset(
         wcol = column(frame, weight_col, path)
         weights = _numbers(frame[wcol])
         keep &= report.drop("weight is not a number", path, line_no, keep & np.isnan(weights), wcol)
+        keep &= report.drop(f"weight is infinite or beyond ±{MAX_WEIGHT:.3g}", path, line_no,
+                            keep & ~(np.abs(weights) <= MAX_WEIGHT), wcol)
     if time_col is not None:
         tcol = column(frame, time_col, path)
         times = _numbers(frame[tcol])
@@ -124,12 +136,18 @@ def import_dataset(
             times = pd.to_datetime(frame[tcol], errors="coerce", utc=True).astype("int64").to_numpy() / 1e9
             times[pd.to_datetime(frame[tcol], errors="coerce").isna().to_numpy()] = np.nan
         keep &= report.drop("timestamp is not a number or date", path, line_no, keep & np.isnan(times), tcol)
+        keep &= report.drop("timestamp is infinite or beyond ±2^53", path, line_no,
+                            keep & ~(np.abs(times) <= MAX_TIME), tcol)
     order = np.arange(len(frame)) if times is None else np.lexsort((np.arange(len(frame)), np.nan_to_num(times)))
     pair = pd.Series(u.astype(str)) + "\x1f" + pd.Series(i.astype(str))
     later_dup = np.zeros(len(frame), dtype=bool)
     kept_order = order[keep[order]]
     later_dup[kept_order] = pair.iloc[kept_order].duplicated(keep="last").to_numpy()
-    keep &= report.drop("duplicate (user, item) pair; the latest row is kept", path, line_no, later_dup, icol)
+    keep &= report.drop("duplicate (user, item) pair", path, line_no, later_dup, icol, keeps="the latest row is kept")
+    if not keep.any():
+        reasons = "; ".join(f"{n:,} × {r}" for r, n in report.dropped.items()) or "the file has no data rows"
+        raise DataError(f"no interaction row kept of {report.rows_read:,} read ({reasons}); nothing was written",
+                        path=path)
 
     item_table, field_types = None, {}
     if items is not None:
@@ -165,8 +183,8 @@ def _item_table(path: Path, id_col: ColumnSpec, text_cols: Sequence[ColumnSpec],
     idc = column(frame, id_col, path)
     ids = frame[idc].str.strip()
     keep = report.drop("item row without id", path, line_no, (ids == "").to_numpy(), idc)
-    keep &= report.drop("duplicate item row; the first is kept", path, line_no,
-                        keep & ids.duplicated(keep="first").to_numpy(), idc)
+    keep &= report.drop("duplicate item row", path, line_no, keep & ids.duplicated(keep="first").to_numpy(), idc,
+                        keeps="the first is kept")
     table = pd.DataFrame(index=pd.Index(ids[keep].to_numpy(dtype=object), name="item_id"))
     types: dict[str, str] = {}
     for spec in text_cols:
@@ -232,8 +250,11 @@ def _import_kg(data: Dataset, path: Path, cols: tuple[ColumnSpec, ...], header: 
         li, le = (lf[column(lf, c, links)].str.strip().to_numpy(dtype=object) for c in link_cols)
         pos = pd.Index(data.item_ids.astype(str)).get_indexer(li.astype(str))
         ok = report.drop("link to an unknown item", links, lline, pos < 0, str(link_cols[0]))
-        ok &= report.drop("item linked twice; the first link is kept", links, lline,
-                          ok & pd.Series(pos).duplicated().to_numpy(), str(link_cols[0]))
+        entities = [h, t] + ([] if base is None else [base.entity_ids.astype(object)])
+        in_kg = pd.Index(pd.unique(np.concatenate(entities).astype(str))).get_indexer(le.astype(str)) >= 0
+        ok &= report.drop("link to an entity that is not in the KG", links, lline, ok & ~in_kg, str(link_cols[1]))
+        ok &= report.drop("item linked twice", links, lline, ok & pd.Series(pos).duplicated().to_numpy(),
+                          str(link_cols[0]), keeps="the first link is kept")
         link_items, link_entities = pos[ok], le[ok]
     elif base is None:  # no links: entities named like item ids are the items
         pos = pd.Index(data.item_ids.astype(str)).get_indexer(pd.unique(np.concatenate([h, t]).astype(str)))

@@ -1,0 +1,128 @@
+"""What values a component's parameters may take, declared beside them and checked before anything runs.
+
+Each model (any ``Estimator``) declares ``constraints = {"dim": Interval(1, integer=True), ...}``; a
+subclass's declarations add to and override its bases'. ``check`` raises one ``ConfigError`` that names the
+parameter, the value and the range, so ``--set dim=-5`` fails at once instead of deep inside torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from knowrec.errors import ConfigError
+
+
+class Constraint:
+    """A set of valid values; ``describe`` completes "must be …"."""
+
+    def accepts(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def check(self, owner: str, name: str, value: Any) -> None:
+        if not self.accepts(value):
+            raise ConfigError(f"{owner} parameter {name} must be {self.describe()}, got {value!r}")
+
+
+def _is_number(value: Any, integer: bool) -> bool:
+    if isinstance(value, bool):
+        return False
+    if integer:
+        return isinstance(value, int)
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Interval(Constraint):
+    """A finite number (an integer with ``integer``) between ``low`` and ``high``; ``open`` ends exclude them."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    low_open: bool = False
+    high_open: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if not _is_number(value, self.integer):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return not (self.high is not None and (value >= self.high if self.high_open else value > self.high))
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a finite number"
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"{kind} in {left}{self.low:g}, {self.high:g}{right}"
+        if self.low is not None:
+            return f"{kind} {'>' if self.low_open else '≥'} {self.low:g}"
+        if self.high is not None:
+            return f"{kind} {'<' if self.high_open else '≤'} {self.high:g}"
+        return kind
+
+
+@dataclass(frozen=True)
+class OneOf(Constraint):
+    """One of a few strings (an enum's values)."""
+
+    values: tuple[str, ...]
+
+    @classmethod
+    def enum(cls, kind: type[StrEnum]) -> OneOf:
+        return cls(tuple(str(v) for v in kind))
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.values
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+
+@dataclass(frozen=True)
+class Flag(Constraint):
+    """``true`` or ``false``."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def describe(self) -> str:
+        return "true or false"
+
+
+@dataclass(frozen=True)
+class Text(Constraint):
+    """A string, non-empty with ``required``; ``valid`` (with its ``what``) checks its form."""
+
+    required: bool = False
+    valid: Callable[[str], bool] | None = None
+    what: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        if not isinstance(value, str) or (self.required and not value.strip()):
+            return False
+        return self.valid is None or self.valid(value)
+
+    def describe(self) -> str:
+        return self.what or ("a non-empty string" if self.required else "a string")
+
+
+def merged(classes: Iterable[type]) -> dict[str, Constraint]:
+    """The ``constraints`` of ``classes`` (an MRO, most derived first), later bases overridden by earlier ones."""
+    out: dict[str, Constraint] = {}
+    for cls in reversed(list(classes)):
+        out.update(vars(cls).get("constraints", {}))
+    return out
+
+
+#: Shorthands used across the models.
+POSITIVE_INT = Interval(1, integer=True)
+NON_NEGATIVE_INT = Interval(0, integer=True)
+POSITIVE = Interval(0, low_open=True)
+NON_NEGATIVE = Interval(0)
+RATE = Interval(0, 1, high_open=True)  # a dropout share
