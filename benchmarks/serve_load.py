@@ -285,11 +285,10 @@ def verify(port: int, acked: dict[str, list]) -> dict:
 
 def mixed(run: Path, args: argparse.Namespace) -> dict:
     """Reads alone, reads beside writes, and the same with a kill -9 half way; acknowledged writes checked."""
-    from knowrec.data import load_dataset
-    from knowrec.results import RunResult
+    from knowrec.experiment import open_run
 
-    result = RunResult.load(run)
-    data = load_dataset(result.config.dataset, show_progress=False)
+    opened = open_run(run)
+    result, data = opened.result, opened.data
     users, items = [str(u) for u in data.user_ids], [str(i) for i in data.item_ids]
     reads = [f"/users/{u}/recommendations?k=10" for u in users]
     state = Path(tempfile.mkdtemp()) / "live.sqlite"
@@ -385,11 +384,10 @@ def main() -> None:
         row = mixed(args.run, args)
         result["mixed"] = [r for r in result["mixed"] if r["service"] != row["service"]] + [row]
     elif args.run:
-        from knowrec.data import load_dataset
-        from knowrec.results import RunResult
+        from knowrec.experiment import open_run
 
-        run = RunResult.load(args.run)
-        data = load_dataset(run.config.dataset, show_progress=False)
+        opened = open_run(args.run)
+        run, data = opened.result, opened.data
         users = [str(u) for u in data.user_ids]
         port = free_port()
         state = Path(tempfile.mkdtemp()) / "live.sqlite"

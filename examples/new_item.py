@@ -17,8 +17,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from knowrec.data.hub import load_dataset
-from knowrec.results import RunResult
+from knowrec.experiment import open_run
 
 
 def main() -> None:
@@ -31,9 +30,8 @@ def main() -> None:
                         help="relation=entity facts about the new film (default: genre Science Fiction)")
     args = parser.parse_args()
 
-    run = RunResult.load(args.run)
-    data = load_dataset(run.config.dataset, show_progress=False)
-    model = run.model
+    opened = open_run(args.run)
+    data, model = opened.data, opened.model
     table = pd.DataFrame({"movie_title": [args.title], "release_year": [args.year],
                           "class": [args.genres.split(",")]}, index=["new"])
     facts = [("new", *f.split("=", 1)) for f in args.fact]

@@ -25,4 +25,4 @@ def test_the_test_command_installs_the_browser_and_everything_else() -> None:
     assert test.strip() == "bash scripts/test.sh" and script.is_file()
     text = script.read_text()
     assert "apt-get install -y -q chromium" in text and 'pip install -q -e ".[dev]"' in text
-    assert "python3.11 -m venv .venv" in text and "pytest" in text and "ruff check" in text
+    assert "python3.11 -m venv .venv" in text and "pytest" in text and "ruff check" in text and "lint-imports" in text

@@ -13,7 +13,7 @@ from knowrec._version import __version__ as __version__
 __all__ = ["Dataset", "Recommender", "RunConfig", "RunResult", "load", "load_dataset", "pipeline"]
 
 _LAZY = {
-    "pipeline": ("knowrec.api", "pipeline"),
+    "pipeline": ("knowrec.experiment", "pipeline"),
     "RunResult": ("knowrec.results", "RunResult"),
     "RunConfig": ("knowrec.config", "RunConfig"),
     "Recommender": ("knowrec.models", "Recommender"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from knowrec.data.split import SplitKind
 from knowrec.errors import ConfigError, did_you_mean
+from knowrec.models import MODELS, Estimator
 
 
 class RunConfig(BaseModel):
@@ -44,44 +47,41 @@ class RunConfig(BaseModel):
 
     @classmethod
     def build(cls, **values: Any) -> RunConfig:
-        """Validate ``values``; errors become one readable ``ConfigError`` with a suggestion."""
+        """Validate ``values`` — every setting, and the model's name, parameter names and ranges — into a config;
+        any problem becomes one readable ``ConfigError`` with a suggestion. Every config of a run comes
+        through here once, at the edge (command line, file, ``pipeline(**settings)``, a saved run)."""
         unknown = [k for k in values if k not in cls.model_fields]
         if unknown:
             raise ConfigError(f"unknown setting {unknown[0]!r}." + did_you_mean(unknown[0], list(cls.model_fields)))
         try:
-            return cls(**values)
+            config = cls(**values)
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(map(str, err["loc"]))
             raise ConfigError(f"setting {where!r}: {err['msg']} (got {err.get('input')!r})") from None
+        model = MODELS.get(config.model)
+        bad = sorted(set(config.model_params) - set(model.param_names()))
+        if bad:
+            raise ConfigError(f"model {config.model!r} has no parameter {bad[0]!r}."
+                              + did_you_mean(bad[0], model.param_names()))
+        update: dict[str, Any] = {"model_params": _coerce(model, config.model_params)}
+        if Path(config.dataset).is_dir():  # a folder: kept absolute, so the run can be reloaded from anywhere
+            update["dataset"] = str(Path(config.dataset).resolve())
+        config = config.model_copy(update=update)
+        model(**config.model_params).check_params()
+        return config
 
     @classmethod
-    def from_file(cls, path: str | Path) -> RunConfig:
-        """Read a config from YAML, JSON or TOML."""
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
-        try:
-            if path.suffix == ".json":
-                values = json.loads(text)
-            elif path.suffix == ".toml":
-                values = tomllib.loads(text)
-            else:
-                values = yaml.safe_load(text) or {}
-        except (ValueError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot parse config {path}: {e}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"config {path} must hold a mapping of settings")
-        return cls.build(**values)
-
-    def with_overrides(self, pairs: list[str], model_params: list[str] | None = None) -> RunConfig:
-        """Apply ``key=value`` strings (values parsed as YAML). ``model.x=…`` or a key that is not a run
-        setting sets a model parameter; ``model_params`` names the model's parameters, to catch typos."""
-        values = self.model_dump()
-        params = dict(values["model_params"])
-        for pair in pairs:
+    def resolve(cls, *, base: RunConfig | None = None, file: str | Path | None = None,
+                settings: dict[str, Any] | None = None, overrides: Sequence[str] = ()) -> RunConfig:
+        """The config of a run from its sources, later ones winning: defaults (or ``base``), a YAML/JSON/TOML
+        ``file``, ``settings`` (``{"seed": 7}``), then ``key=value`` ``overrides`` (``--set``): a run setting, or
+        a model parameter (``model.x=…`` or a name the model has)."""
+        values = base.model_dump() if base is not None else (_read(Path(file)) if file is not None else {})
+        values |= settings or {}
+        params = dict(values.get("model_params") or {})
+        names = MODELS.get(str(values.get("model", cls.model_fields["model"].default))).param_names()
+        for pair in overrides:
             key, eq, raw = pair.partition("=")
             key = key.strip()
             if not eq or not key:
@@ -89,12 +89,47 @@ class RunConfig(BaseModel):
             value = yaml.safe_load(raw) if raw.strip() else None
             if key.startswith("model."):
                 params[key.removeprefix("model.")] = value
-            elif key in type(self).model_fields and key != "model_params":
+            elif key in cls.model_fields and key != "model_params":
                 values[key] = value
-            elif model_params is None or key in model_params:
+            elif key in names:
                 params[key] = value
             else:
                 raise ConfigError(f"unknown setting {key!r}: neither a run setting nor a parameter of model "
-                                  f"{self.model!r}." + did_you_mean(key, [*type(self).model_fields, *model_params]))
-        values["model_params"] = params
-        return type(self).build(**values)
+                                  f"{values.get('model', 'lightgcn')!r}." + did_you_mean(key, [*cls.model_fields,
+                                                                                                 *names]))
+        return cls.build(**values | {"model_params": params})
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The settings in a YAML, JSON or TOML file."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    try:
+        if path.suffix == ".json":
+            values = json.loads(text)
+        elif path.suffix == ".toml":
+            values = tomllib.loads(text)
+        else:
+            values = yaml.safe_load(text) or {}
+    except (ValueError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot parse config {path}: {e}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config {path} must hold a mapping of settings")
+    return values
+
+
+def _coerce(model: type[Estimator], params: dict[str, Any]) -> dict[str, Any]:
+    """Numbers that arrived as text (YAML reads ``1e-3`` as a string) become the type of the default; what is
+    not a number is left for ``check_params`` to name the range it misses."""
+    defaults = model.param_defaults()
+    out = dict(params)
+    for key, value in params.items():
+        default = defaults.get(key)
+        if isinstance(value, str) and isinstance(default, int | float) and not isinstance(default, bool):
+            with contextlib.suppress(ValueError):
+                out[key] = type(default)(float(value)) if isinstance(default, int) else float(value)
+        elif isinstance(value, int) and isinstance(default, float) and not isinstance(value, bool):
+            out[key] = float(value)
+    return out

@@ -112,6 +112,59 @@ class Text(Constraint):
         return self.what or ("a non-empty string" if self.required else "a string")
 
 
+@dataclass(frozen=True)
+class SubsetOf(Constraint):
+    """A non-empty subset of an enum's values: a sequence of them, or one comma-separated string ("id,kg")."""
+
+    values: tuple[str, ...]
+
+    @classmethod
+    def enum(cls, kind: type[StrEnum]) -> SubsetOf:
+        return cls(tuple(str(v) for v in kind))
+
+    def accepts(self, value: Any) -> bool:
+        names = split_names(value)
+        return names is not None and bool(names) and set(names) <= set(self.values)
+
+    def describe(self) -> str:
+        return "a non-empty subset of " + ", ".join(self.values) + " (a list, or comma-separated)"
+
+
+@dataclass(frozen=True)
+class Numbers(Constraint):
+    """Finite numbers of at least ``low``: a sequence, a comma-separated string, or none at all."""
+
+    low: float = 0.0
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            numbers = split_numbers(value)
+        except (TypeError, ValueError):
+            return False
+        return all(_is_number(x, False) and x >= self.low for x in numbers)
+
+    def describe(self) -> str:
+        return f"numbers ≥ {self.low:g} (a list, or comma-separated), or none"
+
+
+def split_names(value: Any) -> list[str] | None:
+    """``"id, kg"`` or ``["id", "kg"]`` → ``["id", "kg"]`` (lower-cased); ``None`` for anything else."""
+    if isinstance(value, str):
+        return [v.strip().lower() for v in value.split(",") if v.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [str(v).strip().lower() for v in value]
+    return None
+
+
+def split_numbers(value: Any) -> list[float]:
+    """``"1,0.5"``, ``[1, 0.5]`` or ``""`` → a list of floats; ``ValueError``/``TypeError`` if not numbers."""
+    if isinstance(value, str):
+        return [float(v) for v in value.split(",") if v.strip()]
+    if isinstance(value, list | tuple) and not any(isinstance(v, bool) for v in value):
+        return [float(v) for v in value]
+    raise TypeError(f"not numbers: {value!r}")
+
+
 def merged(classes: Iterable[type]) -> dict[str, Constraint]:
     """The ``constraints`` of ``classes`` (an MRO, most derived first), later bases overridden by earlier ones."""
     out: dict[str, Constraint] = {}

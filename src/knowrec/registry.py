@@ -1,4 +1,4 @@
-"""A small generic name → class registry, used for models, datasets and metrics."""
+"""A small generic name → object registry: models, KG embeddings, datasets, formats, metrics, indexes, backends."""
 
 from __future__ import annotations
 
@@ -37,6 +37,16 @@ class Registry(Generic[T]):
             for alias in aliases:
                 self._aliases[normalize_name(alias)] = key
             return obj
+
+        return deco
+
+    def component(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
+        """Class decorator: register the class under ``name`` (and ``aliases``) and set ``cls.name = name``, the
+        name its saved files and ``knowrec models`` show."""
+
+        def deco(cls: type) -> type:
+            cls.name = name
+            return self.register(name, aliases=aliases)(cls)  # type: ignore[arg-type]
 
         return deco
 

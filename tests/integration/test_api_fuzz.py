@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from schemathesis.checks import CHECKS, load_all_checks
 
 from conftest import make_tiny
+from knowrec.explain import Explainer
 from knowrec.models import Hybrid
-from knowrec.serve import Explainer, LiveState, RecommenderService
+from knowrec.serve import LiveState, RecommenderService
 from knowrec.serve.app import create_app
 
 load_all_checks()

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowrec.api import pipeline
 from knowrec.errors import ConfigError
+from knowrec.experiment import pipeline
 from knowrec.results import RunResult
 
 

@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from conftest import make_tiny
 from knowrec.data import Dataset
+from knowrec.explain import Explainer
 from knowrec.models import BPR, Recommender
-from knowrec.serve import Explainer, LiveState, RecommenderService
+from knowrec.serve import LiveState, RecommenderService
 from knowrec.serve.app import create_app
 
 TOKEN = "s3cret"

@@ -18,8 +18,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from conftest import make_tiny
+from knowrec.explain import Explainer
 from knowrec.models import Recommender
-from knowrec.serve import Explainer, LiveState, RecommenderService
+from knowrec.serve import LiveState, RecommenderService
 from knowrec.serve.app import create_app
 
 TOKEN = "secret"
@@ -175,7 +176,7 @@ def test_item6_a_slow_write_does_not_stall_reads(server: tuple[int, RecommenderS
     for w in writers:
         w.join(30)
     assert answers == {"n0": 201, "n1": 201}
-    assert svc.item_ids[-2:] == ["n0", "n1"] and svc.state.counts()["items"] == 2
+    assert svc.items.ids[-2:] == ["n0", "n1"] and svc.state.counts()["items"] == 2
 
 
 def test_item14_integer_ids_are_ids(tiny_hybrid_dir: Path, tmp_path: Path) -> None:

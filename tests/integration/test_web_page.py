@@ -17,8 +17,9 @@ import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import make_tiny
+from knowrec.explain import Explainer
 from knowrec.models import Recommender
-from knowrec.serve import Explainer, LiveState, RecommenderService
+from knowrec.serve import LiveState, RecommenderService
 from knowrec.serve.app import create_app
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

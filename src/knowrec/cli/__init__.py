@@ -99,15 +99,12 @@ def train_cmd(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Train a model with early stopping, evaluate it on validation and test, and save the run."""
-    from knowrec.api import pipeline
     from knowrec.config import RunConfig
-    from knowrec.models import MODELS
+    from knowrec.experiment import pipeline
 
-    cfg = RunConfig.from_file(config) if config else RunConfig()
     direct = {k: v for k, v in {"dataset": dataset, "model": model, "split": split, "seed": seed,
                                 "threads": threads}.items() if v is not None}
-    cfg = RunConfig.build(**{**cfg.model_dump(), **direct})
-    cfg = cfg.with_overrides(set_ or [], MODELS.get(cfg.model).param_names())
+    cfg = RunConfig.resolve(file=config, settings=direct, overrides=set_ or [])
     result = pipeline(cfg, out=out, show_progress=not quiet, resume=not fresh, overwrite=overwrite)
     m = result.metrics()
     console.print(_metric_table(f"{cfg.model} on {cfg.dataset} ({cfg.split} split, seed {cfg.seed})",
@@ -127,24 +124,12 @@ def evaluate_cmd(
     ks: Annotated[str | None, typer.Option(help="Cut-offs, e.g. 5,10,20 (default: the run's).")] = None,
 ) -> None:
     """Re-evaluate a saved run's model on its split (same data, same split, fresh numbers)."""
-    from knowrec.data import load_dataset
-    from knowrec.errors import DataError
-    from knowrec.evaluate import Evaluator
-    from knowrec.results import RunResult
+    from knowrec.experiment import open_run
 
-    result = RunResult.load(run)
-    data = load_dataset(result.config.dataset)
-    if data.fingerprint() != result.data_fingerprint:
-        raise DataError(f"dataset {result.config.dataset!r} differs from the one this run was trained on "
-                        f"(fingerprint {data.fingerprint()} ≠ {result.data_fingerprint})")
-    cut = [int(k) for k in ks.split(",")] if ks else result.config.ks
-    ev = Evaluator(data, result.split, ks=cut)
-    split = result.split
-    metrics = {part: ev.evaluate(result.model, part, candidates=split.candidates(part)).metrics
-               for part in ("valid", "test")}
-    if split.candidates("test") is not None:  # a cold-item run: its cold items, then among all items
-        metrics["test_all_items"] = ev.evaluate(result.model, "test").metrics
-    console.print(_metric_table(f"{result.config.model} on {result.config.dataset} ({run})", metrics))
+    opened = open_run(run)
+    parts = opened.evaluate([int(k) for k in ks.split(",")] if ks else None)
+    console.print(_metric_table(f"{opened.result.config.model} on {opened.result.config.dataset} ({run})",
+                                {part: result.metrics for part, result in parts.items()}))
 
 
 @app.command("recommend")
@@ -157,19 +142,17 @@ def recommend_cmd(
     explain: Annotated[bool, typer.Option(help="Say why: knowledge-graph paths and the score's sources.")] = False,
 ) -> None:
     """Top-k items for users, by original id, with titles where the dataset has them."""
-    from knowrec.data import load_dataset
-    from knowrec.results import RunResult
+    from knowrec.experiment import open_run
 
-    result = RunResult.load(run)
-    data = load_dataset(result.config.dataset)
+    opened = open_run(run)
     explainer = None
     if explain:
-        from knowrec.serve import Explainer
+        from knowrec.explain import Explainer
 
-        explainer = Explainer(result.model, data)
+        explainer = Explainer(opened.model, opened.data)
     for uid in user:
-        frame = result.recommend(data, uid, k, exclude_seen=not include_seen)
-        console.print(table(f"Top {k} for user {uid} ({result.config.model})", list(frame.columns),
+        frame = opened.result.recommend(opened.data, uid, k, exclude_seen=not include_seen)
+        console.print(table(f"Top {k} for user {uid} ({opened.result.config.model})", list(frame.columns),
                             frame.itertuples(index=False)))
         if explainer is not None:
             for item_id in frame["item_id"]:
@@ -197,15 +180,15 @@ def serve_cmd(
     import torch
     import uvicorn
 
-    from knowrec.api import service as run_service
+    from knowrec.serve import open_service
     from knowrec.serve.app import create_app
 
     torch.set_num_threads(1)  # requests are small; one thread keeps latency flat beside other work
-    service = run_service(run, index=index, state=state, explain=explain, fresh=fresh)
+    service = open_service(run, index=index, state=state, explain=explain, fresh=fresh)
     gc.collect()
     gc.freeze()  # the model, graph and language model live as long as the process: keep them out of every GC pass
-    console.print(f"serving {service.model.name} on {service.data.name}: {len(service.user_ids)} users, "
-                  f"{len(service.item_ids)} items ({index} index) at http://{host}:{port}/")
+    console.print(f"serving {service.model.name} on {service.data.name}: {len(service.users)} users, "
+                  f"{len(service.items)} items ({index} index) at http://{host}:{port}/")
     uvicorn.run(create_app(service, token=token), host=host, port=port, log_level="warning")
 
 
@@ -221,14 +204,12 @@ def explain_cmd(
     """Why items are recommended to a user: KG paths from their history, or the closest history items."""
     import time
 
-    from knowrec.data import load_dataset
-    from knowrec.results import RunResult
-    from knowrec.serve import Explainer
+    from knowrec.experiment import open_run
+    from knowrec.explain import Explainer
 
-    result = RunResult.load(run)
-    data = load_dataset(result.config.dataset)
-    explainer = Explainer(result.model, data, max_hops=max_hops)
-    items = item or [str(i) for i in result.recommend(data, user, k)["item_id"]]
+    opened = open_run(run)
+    explainer = Explainer(opened.model, opened.data, max_hops=max_hops)
+    items = item or [str(i) for i in opened.result.recommend(opened.data, user, k)["item_id"]]
     for item_id in items:
         t0 = time.perf_counter()
         text = str(explainer.explain(user, item_id))

@@ -9,7 +9,8 @@ import typer
 
 from knowrec.cli._common import console, friendly_errors, table
 from knowrec.data import DATASETS, export_recbole, import_dataset, load_dataset, split
-from knowrec.data.hub import DATA_DIR_ENV, cache_dir
+from knowrec.data.builtin import DATA_DIR_ENV
+from knowrec.data.download import cache_dir
 from knowrec.data.split import SplitKind
 
 app = typer.Typer(help="List, inspect, import and split datasets.", no_args_is_help=True)

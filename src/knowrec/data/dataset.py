@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from knowrec._io import atomic_dir, read_json, write_json
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import DataError, UnknownNameError
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph
 
 
 def split_triples(kg: KnowledgeGraph, *, ratios: tuple[float, float, float] = (0.9, 0.05, 0.05),

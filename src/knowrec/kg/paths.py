@@ -44,6 +44,10 @@ class PathFinder:
         self._ids, self._names, self._node, self._item_node = ids, names, node, item_node
         self._heads, self._tails, self._relations = heads, tails, relations
         n = len(ids)
+        # Ties between equally specific entities are broken by their ids, not their positions, so the paths do
+        # not depend on the order the entities were read in (a store's rows or the dataset's).
+        self._rank = np.empty(n, dtype=np.int64)
+        self._rank[np.argsort(np.asarray(ids, dtype=object), kind="stable")] = np.arange(n)
         rows = np.concatenate([heads, tails])
         cols = np.concatenate([tails, heads])
         fact = np.tile(np.arange(len(heads)), 2)
@@ -106,14 +110,14 @@ class PathFinder:
         if max_hops >= 2:
             common = np.intersect1d(near_s, near_t, assume_unique=True)
             if len(common):
-                return [s, int(common[np.argmin(self._degree[common])]), t]
+                return [s, int(common[np.lexsort((self._rank[common], self._degree[common]))[0]]), t]
         if max_hops >= 3:
             a, b = self._adj[near_s][:, near_t].nonzero()
             a, b = near_s[a], near_t[b]
             ok = (a != t) & (b != s) & (a != b)
             if ok.any():
                 a, b = a[ok], b[ok]
-                best = np.argmin(np.maximum(self._degree[a], self._degree[b]))
+                best = np.lexsort((self._rank[b], self._rank[a], np.maximum(self._degree[a], self._degree[b])))[0]
                 return [s, int(a[best]), int(b[best]), t]
         return None
 

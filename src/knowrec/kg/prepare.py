@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from knowrec.data.dataset import Dataset
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph
 
 logger = logging.getLogger(__name__)
 INVERSE_SUFFIX = "~inv"

@@ -1,12 +1,15 @@
-"""The ``Recommender`` contract (implicit's surface, scikit-learn's rules) and the shared gradient loop."""
+"""The estimator contract (scikit-learn's rules: parameters stored by ``__init__``, their valid values declared
+beside them, learned state ending in ``_``; one save/load for every registered component) and the
+``Recommender`` surface (implicit's: batch-first ``recommend``, ``similar_items``, ``score``).
+
+How gradient models train lives apart: ``knowrec.models.torch`` says what to train, ``knowrec.train`` how.
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
-import math
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -17,35 +20,17 @@ from safetensors.torch import load_file, save_file
 
 from knowrec._io import atomic_dir, read_json, write_json
 from knowrec._version import __version__
-from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
-from knowrec.errors import (
-    ConfigError,
-    MissingInputError,
-    ModelFitError,
-    NotFittedError,
-    NotSupportedError,
-    did_you_mean,
-)
-from knowrec.params import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Constraint, merged
-from knowrec.progress import is_terminal, track
+from knowrec.errors import ConfigError, MissingInputError, NotFittedError, NotSupportedError, did_you_mean
+from knowrec.params import Constraint, merged
 from knowrec.registry import Registry
+from knowrec.train.callbacks import Callback
 
 logger = logging.getLogger(__name__)
 
 MODELS: Registry[type[Recommender]] = Registry("model")
 PARAMS_FILE = "params.json"
 WEIGHTS_FILE = "weights.safetensors"
-
-
-def register(name: str, *, aliases: tuple[str, ...] = ()):
-    """Class decorator adding a model to ``MODELS`` under ``name`` (which also becomes ``cls.name``)."""
-
-    def deco(cls: type[Recommender]) -> type[Recommender]:
-        cls.name = name
-        return MODELS.register(name, aliases=aliases)(cls)
-
-    return deco
 
 
 class Estimator:
@@ -99,10 +84,69 @@ class Estimator:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    # --- persistence: params.json + weights.safetensors, never a pickle -----------------------------------
+    #: Where ``load`` finds the class a saved ``params.json`` names (set by each family of components).
+    registry: ClassVar[Registry[Any]]
+
+    def check_is_fitted(self) -> None:
+        raise NotImplementedError
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        """The learned tensors needed to use the model (saved in ``weights.safetensors``)."""
+        raise NotImplementedError
+
     def _set_state(self, state: dict[str, torch.Tensor]) -> None:
         """Restore learned tensors: ``{"item_factors": t}`` sets ``item_factors_``."""
         for key, value in state.items():
             setattr(self, f"{key}_", value)
+
+    def _save_meta(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Sizes for ``params.json`` and tensors beyond ``_state`` (what ``_load_meta`` reads back)."""
+        return {}, {}
+
+    def _load_meta(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        """Read what ``_save_meta`` wrote; take the tensors it added out of ``tensors``."""
+
+    def _save_extra(self, folder: Path) -> None:
+        """Write files beyond the tensors (vocabularies, say) into the model folder being saved."""
+
+    def _load_extra(self, folder: Path) -> None:
+        """Read what ``_save_extra`` wrote."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``params.json`` and ``weights.safetensors`` into the folder ``path``, atomically."""
+        self.check_is_fitted()
+        path = Path(path)
+        meta, extra = self._save_meta()
+        tensors = {k: v.detach().contiguous() for k, v in {**self._state(), **extra}.items()}
+        with atomic_dir(path) as tmp:
+            save_file(tensors, str(tmp / WEIGHTS_FILE))
+            write_json(tmp / PARAMS_FILE, {"model": self.name, "params": self.get_params(),
+                                           "knowrec_version": __version__, **meta})
+            self._save_extra(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Load a component written by ``save``; called on a family's base class (``Recommender.load``), the class
+        is the one ``params.json`` names."""
+        path = Path(path)
+        try:
+            meta = read_json(path / PARAMS_FILE)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{path} holds no saved model ({PARAMS_FILE}: {e})") from None
+        if meta.get("knowrec_version") != __version__:
+            logger.warning("model at %s was saved by knowrec %s, this is %s", path,
+                           meta.get("knowrec_version", "before 0.1"), __version__)
+        model_cls = cls if getattr(cls, "name", "") else cls.registry.get(meta["model"])
+        defaults = model_cls.param_defaults()  # JSON has no tuples: a tuple parameter comes back as a list
+        model = model_cls(**{k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
+                             for k, v in meta["params"].items()})
+        tensors = load_file(str(path / WEIGHTS_FILE))
+        model._load_meta(meta, tensors)
+        model._set_state(tensors)
+        model._load_extra(path)
+        return model
 
 
 class Recommender(Estimator):
@@ -112,6 +156,7 @@ class Recommender(Estimator):
     """
 
     name: ClassVar[str] = ""
+    registry = MODELS
     #: Inputs ``fit`` needs beyond interactions: any of ``{"kg", "item_text", "user_text"}``.
     requires: ClassVar[frozenset[str]] = frozenset()
     citation: ClassVar[str] = ""
@@ -204,151 +249,17 @@ class Recommender(Estimator):
         return (idx[0].numpy(), top[0].numpy()) if single else (idx.numpy(), top.numpy())
 
     # --- persistence ------------------------------------------------------------------------------------
-    def _state(self) -> dict[str, torch.Tensor]:
-        """The learned tensors needed to score (saved in ``weights.safetensors``)."""
-        raise NotImplementedError
-
-    def save(self, path: str | Path) -> Path:
-        """Write ``params.json`` and ``weights.safetensors`` into the folder ``path``, atomically."""
-        self.check_is_fitted()
-        path = Path(path)
+    def _save_meta(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         seen = self.seen_.tocsr()
-        tensors = {k: v.detach().contiguous() for k, v in self._state().items()}
-        tensors["seen_indptr"] = torch.as_tensor(seen.indptr.astype(np.int64))
-        tensors["seen_indices"] = torch.as_tensor(seen.indices.astype(np.int64))
-        with atomic_dir(path) as tmp:
-            save_file(tensors, str(tmp / WEIGHTS_FILE))
-            write_json(tmp / PARAMS_FILE, {
-                "model": self.name, "params": self.get_params(), "n_users": self.n_users_,
-                "n_items": self.n_items_, "knowrec_version": __version__,
-            })
-            self._save_extra(tmp)
-        return path
+        return {"n_users": self.n_users_, "n_items": self.n_items_}, {
+            "seen_indptr": torch.as_tensor(seen.indptr.astype(np.int64)),
+            "seen_indices": torch.as_tensor(seen.indices.astype(np.int64))}
 
-    def _save_extra(self, folder: Path) -> None:
-        """Write files beyond the tensors (vocabularies, say) into the model folder being saved."""
-
-    def _load_extra(self, folder: Path) -> None:
-        """Read what ``_save_extra`` wrote."""
-
-    @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Load a model written by ``save``; ``Recommender.load`` picks the class from ``params.json``."""
-        path = Path(path)
-        meta = read_json(path / PARAMS_FILE)
-        model_cls = MODELS.get(meta["model"]) if cls is Recommender else cls
-        if meta.get("knowrec_version") != __version__:
-            logger.warning("model at %s was saved by knowrec %s, this is %s", path, meta.get("knowrec_version"),
-                           __version__)
-        model = model_cls(**meta["params"])
-        tensors = load_file(str(path / WEIGHTS_FILE))
+    def _load_meta(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         indptr, indices = tensors.pop("seen_indptr").numpy(), tensors.pop("seen_indices").numpy()
-        model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
-        model.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
-                                    shape=(model.n_users_, model.n_items_))
-        model._set_state(tensors)
-        model._load_extra(path)
-        return model
-
-
-class TorchModel(Estimator):
-    """The one mini-batch training loop every gradient model shares (recommenders and KG embeddings).
-
-    Subclasses check their input in ``_prepare``, build ``module_`` in ``_build``, yield batches in
-    ``_batches``, return the loss in ``_loss`` and update their learned tensors in ``_refresh``. Randomness
-    of epoch ``e`` is derived from ``(seed, e)``, so a run resumed from a checkpoint gives the same result.
-    """
-
-    constraints: ClassVar[dict[str, Constraint]] = {
-        "dim": POSITIVE_INT, "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE,
-        "reg": NON_NEGATIVE, "seed": NON_NEGATIVE_INT,
-    }
-
-    def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
-                 reg: float = 1e-4, seed: int = 2020) -> None:
-        self.dim = dim
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.reg = reg
-        self.seed = seed
-
-    def _prepare(self, data: Any) -> None:
-        """Validate ``data`` and record what the model needs from it before building."""
-
-    def _build(self, data: Any) -> torch.nn.Module:
-        raise NotImplementedError
-
-    def _param_groups(self) -> Any:
-        """What the optimizer trains (override to give some parameters their own learning rate)."""
-        return self.module_.parameters()
-
-    def _batches(self, rng: np.random.Generator) -> Iterator[Any]:
-        raise NotImplementedError
-
-    def _n_batches(self) -> int:
-        raise NotImplementedError
-
-    def _loss(self, batch: Any) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _refresh(self) -> None:
-        """Recompute the learned tensors used for scoring after an epoch."""
-        raise NotImplementedError
-
-    def fit(self, data: Any, *, callbacks: Sequence[Callback] = (), show_progress: bool = True,
-            resume: dict[str, Any] | None = None) -> Self:
-        """Train for up to ``epochs`` epochs; ``resume`` is a ``training_state()`` to continue from."""
-        self._progress = show_progress  # for the slow parts of _prepare/_build (encoding text, say)
-        self._prepare(data)
-        torch.manual_seed(self.seed)
-        self.module_ = self._build(data)
-        self.optimizer_ = torch.optim.Adam(self._param_groups(), lr=self.lr)
-        start = 0
-        if resume is not None:
-            self.module_.load_state_dict(resume["module"])
-            self.optimizer_.load_state_dict(resume["optimizer"])
-            start = int(resume["epoch"]) + 1
-        self.stop_training_ = False
-        for cb in callbacks:
-            cb.on_fit_start(self)
-        for epoch in range(start, self.epochs):
-            t0 = time.perf_counter()
-            torch.manual_seed(self.seed * 1_000_003 + epoch)
-            rng = np.random.default_rng([self.seed, epoch])
-            self.module_.train()
-            total, count = 0.0, 0
-            batches = self._batches(rng)
-            if show_progress and is_terminal():  # batches of an epoch: a bar in a terminal, nothing in a log
-                batches = track(batches, total=self._n_batches(), desc=f"epoch {epoch + 1}", unit="batch")
-            for batch in batches:
-                loss = self._loss(batch)
-                self.optimizer_.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer_.step()
-                total += float(loss.detach())
-                count += 1
-            mean_loss = total / max(count, 1)
-            if not math.isfinite(mean_loss):
-                raise ModelFitError(f"{type(self).__name__} diverged at epoch {epoch + 1} (loss {mean_loss}); "
-                                    f"lower lr (now {self.lr}) or raise reg (now {self.reg})")
-            self.epoch_ = epoch
-            self.module_.eval()
-            with torch.no_grad():
-                self._refresh()
-            logs = {"loss": mean_loss, "seconds": time.perf_counter() - t0}
-            for cb in callbacks:
-                cb.on_epoch_end(self, epoch, logs)
-            if self.stop_training_:
-                break
-        for cb in callbacks:
-            cb.on_fit_end(self)
-        return self
-
-    def training_state(self) -> dict[str, Any]:
-        """Module and optimizer state after the last finished epoch, for checkpoints."""
-        return {"module": self.module_.state_dict(), "optimizer": self.optimizer_.state_dict(),
-                "epoch": self.epoch_}
+        self.n_users_, self.n_items_ = meta["n_users"], meta["n_items"]
+        self.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
+                                   shape=(self.n_users_, self.n_items_))
 
 
 class FactorRecommender(Recommender):
@@ -365,35 +276,3 @@ class FactorRecommender(Recommender):
 
     def _state(self) -> dict[str, torch.Tensor]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
-
-
-class TorchRecommender(TorchModel, FactorRecommender):
-    """A recommender trained by the shared loop; ``_factors`` gives the user and item vectors it scores with."""
-
-    def _prepare(self, data: Dataset) -> None:
-        self._check_inputs(data)
-
-    def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
-    def _refresh(self) -> None:
-        u, i = self._factors()
-        u = u.detach().clone()
-        # A user with no training interaction never received a gradient: instead of a random vector, give
-        # them the mean user, whose scores follow what most users like (a popularity-like fallback).
-        cold = torch.from_numpy(np.diff(self.seen_.indptr) == 0)
-        if cold.any() and not cold.all():
-            u[cold] = u[~cold].mean(0)
-        self.user_factors_, self.item_factors_ = u, i.detach().clone()
-
-
-
-def pair_batches(users: np.ndarray, items: np.ndarray, batch_size: int, rng: np.random.Generator,
-                 sampler: Any, n_neg: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Shuffle (user, item) pairs, draw negatives for the whole epoch at once and cut into batches."""
-    order = rng.permutation(len(users))
-    u, i = users[order], items[order]
-    neg = sampler.sample(u, rng, n_neg)
-    for s in range(0, len(u), batch_size):
-        yield (torch.from_numpy(u[s:s + batch_size]), torch.from_numpy(i[s:s + batch_size]),
-               torch.from_numpy(neg[s:s + batch_size]))

@@ -12,8 +12,8 @@ from torch import nn
 
 from knowrec.data.dataset import Dataset
 from knowrec.data.sampling import NegativeSampler
-from knowrec.errors import ConfigError
-from knowrec.models.base import TorchRecommender, pair_batches, register
+from knowrec.models.base import MODELS
+from knowrec.models.gradient import TorchRecommender
 from knowrec.params import POSITIVE_INT, Constraint, OneOf
 
 
@@ -22,7 +22,7 @@ class Loss(StrEnum):
     SOFTMAX = "softmax"
 
 
-@register("bpr", aliases=("bprmf", "bpr-mf", "mf"))
+@MODELS.component("bpr", aliases=("bprmf", "bpr-mf", "mf"))
 class BPR(TorchRecommender):
     """User and item embeddings scored by dot product, trained with the pairwise BPR loss and L2.
 
@@ -39,10 +39,7 @@ class BPR(TorchRecommender):
         self.loss = loss
 
     def _build(self, data: Dataset) -> nn.Module:
-        try:
-            self._loss_kind = Loss(self.loss)
-        except ValueError:
-            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(Loss)}") from None
+        self._loss_kind = Loss(self.loss)  # checked against the choices in check_params
         self._users, self._items = data.users, data.items
         self._sampler = NegativeSampler(data.users, data.items, data.n_items)
         module = nn.Module()
@@ -56,7 +53,13 @@ class BPR(TorchRecommender):
         return -(-len(self._users) // self.batch_size)
 
     def _batches(self, rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
-        return pair_batches(self._users, self._items, self.batch_size, rng, self._sampler, self.neg)
+        """Shuffled (user, item) pairs with ``neg`` negatives each, drawn for the whole epoch at once."""
+        order = rng.permutation(len(self._users))
+        u, i = self._users[order], self._items[order]
+        neg = self._sampler.sample(u, rng, self.neg)
+        for s in range(0, len(u), self.batch_size):
+            yield (torch.from_numpy(u[s:s + self.batch_size]), torch.from_numpy(i[s:s + self.batch_size]),
+                   torch.from_numpy(neg[s:s + self.batch_size]))
 
     def _ego(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer-0 user and item vectors: the ID embeddings (models built on this one enrich them)."""

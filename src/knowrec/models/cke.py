@@ -11,13 +11,13 @@ from torch import nn
 
 from knowrec.data.dataset import Dataset
 from knowrec.kg.prepare import clean, item_links
-from knowrec.models.base import register
+from knowrec.models.base import MODELS
 from knowrec.models.bpr import BPR
 from knowrec.models.kge import transr_distance
 from knowrec.params import NON_NEGATIVE, Constraint
 
 
-@register("cke")
+@MODELS.component("cke")
 class CKE(BPR):
     """BPR-MF with item vector = ID embedding + its entity's embedding, the entities trained jointly by TransR.
 

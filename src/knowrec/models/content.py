@@ -8,15 +8,15 @@ from typing import ClassVar, Self
 import numpy as np
 import torch
 
-from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
 from knowrec.errors import MissingInputError
-from knowrec.models.base import FactorRecommender, register
+from knowrec.models.base import MODELS, FactorRecommender
 from knowrec.params import Constraint, Text
 from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts
+from knowrec.train.callbacks import Callback
 
 
-@register("content", aliases=("content-lm", "text"))
+@MODELS.component("content", aliases=("content-lm", "text"))
 class Content(FactorRecommender):
     """Scores items by the cosine of their text vectors to the mean text vector of the user's history.
 

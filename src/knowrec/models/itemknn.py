@@ -9,13 +9,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
-from knowrec.models.base import Recommender, register
+from knowrec.models.base import MODELS, Recommender
 from knowrec.params import NON_NEGATIVE, POSITIVE_INT, Constraint
+from knowrec.train.callbacks import Callback
 
 
-@register("itemknn", aliases=("item-knn", "itemcf"))
+@MODELS.component("itemknn", aliases=("item-knn", "itemcf"))
 class ItemKNN(Recommender):
     """Scores an item by the summed cosine similarity to the user's items, keeping ``k`` neighbours per item."""
 

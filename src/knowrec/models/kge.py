@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from knowrec._io import atomic_dir, read_json, write_json
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import ConfigError, DataError, NotFittedError
-from knowrec.models.base import PARAMS_FILE, WEIGHTS_FILE, TorchModel
+from knowrec.models.gradient import TorchModel
 from knowrec.params import POSITIVE, POSITIVE_INT, Constraint
 from knowrec.registry import Registry
 
@@ -111,8 +108,7 @@ class KGEmbedding(TorchModel):
     def distance_all(self, known: torch.Tensor, relations: torch.Tensor, *, predict: str = "tail",
                      chunk: int = 1024) -> torch.Tensor:
         """Distance of every entity as the missing tail (or head) of ``(known, relation, ?)``: ``(B, n_entities)``."""
-        if not hasattr(self, "entity_factors_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet")
+        self.check_is_fitted()
         cands = torch.arange(self.n_entities_)
         out = []
         for s in range(0, self.n_entities_, chunk):
@@ -126,29 +122,18 @@ class KGEmbedding(TorchModel):
         return torch.cat(out, dim=1)
 
     # --- persistence ------------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        with atomic_dir(path) as tmp:
-            save_file({k: v.contiguous() for k, v in self._state().items()}, str(tmp / WEIGHTS_FILE))
-            write_json(tmp / PARAMS_FILE, {"model": self.name, "params": self.get_params(),
-                                           "n_entities": self.n_entities_, "n_relations": self.n_relations_})
-        return path
+    def check_is_fitted(self) -> None:
+        if not hasattr(self, "entity_factors_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet")
 
-    @classmethod
-    def load(cls, path: str | Path) -> KGEmbedding:
-        meta = read_json(Path(path) / PARAMS_FILE)
-        model = KGE_MODELS.get(meta["model"])(**meta["params"])
-        model.n_entities_, model.n_relations_ = meta["n_entities"], meta["n_relations"]
-        model._set_state(load_file(str(Path(path) / WEIGHTS_FILE)))
-        return model
+    def _save_meta(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        return {"n_entities": self.n_entities_, "n_relations": self.n_relations_}, {}
+
+    def _load_meta(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        self.n_entities_, self.n_relations_ = meta["n_entities"], meta["n_relations"]
 
 
-def _register(name: str):
-    def deco(cls: type[KGEmbedding]) -> type[KGEmbedding]:
-        cls.name = name
-        return KGE_MODELS.register(name)(cls)
-
-    return deco
+KGEmbedding.registry = KGE_MODELS
 
 
 def transr_distance(h: torch.Tensor, t: torch.Tensor, r: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
@@ -157,7 +142,7 @@ def transr_distance(h: torch.Tensor, t: torch.Tensor, r: torch.Tensor, proj: tor
     return (torch.bmm(diff, proj).squeeze(1) + r).norm(dim=-1)
 
 
-@_register("transe")
+@KGE_MODELS.component("transe")
 class TransE(KGEmbedding):
     """Relations as translations: ``d = ‖h + r − t‖₂``."""
 
@@ -172,7 +157,7 @@ class TransE(KGEmbedding):
         return torch.cdist(self._ent(known) + sign * self._rel(relations), self.entity_factors_)
 
 
-@_register("transr")
+@KGE_MODELS.component("transr")
 class TransR(KGEmbedding):
     """Entities projected into each relation's space by ``M_r`` before translating: ``‖M_r h + r − M_r t‖₂``."""
 
@@ -206,7 +191,7 @@ class TransR(KGEmbedding):
         return transr_distance(self._ent(h), self._ent(t), self._rel(r), proj.index_select(0, r))
 
 
-@_register("rotate")
+@KGE_MODELS.component("rotate")
 class RotatE(KGEmbedding):
     """Relations as rotations in the complex plane: ``d = Σ |h ∘ r − t|`` with ``|r_k| = 1``."""
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from knowrec.data.dataset import Dataset
 from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_links, shared_tails
-from knowrec.models.base import register
+from knowrec.models.base import MODELS
 from knowrec.models.lightgcn import LightGCN
 from knowrec.params import NON_NEGATIVE_INT, Constraint
 
@@ -32,7 +32,7 @@ def segment_softmax(scores: torch.Tensor, segments: torch.Tensor, n_segments: in
     return ex / total[segments]
 
 
-@register("kgnet", aliases=("kg-net", "kgnn"))
+@MODELS.component("kgnet", aliases=("kg-net", "kgnn"))
 class KGNet(LightGCN):
     """LightGCN with items enriched by relation-aware attentive propagation over the knowledge graph."""
 

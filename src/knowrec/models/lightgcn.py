@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from knowrec.data.dataset import Dataset
-from knowrec.models.base import register
+from knowrec.models.base import MODELS
 from knowrec.models.bpr import BPR
 from knowrec.params import NON_NEGATIVE_INT, Constraint
 
@@ -50,7 +50,7 @@ def sparse_csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tu
         return coo.coalesce().to_sparse_csr()
 
 
-@register("lightgcn", aliases=("light-gcn",))
+@MODELS.component("lightgcn", aliases=("light-gcn",))
 class LightGCN(BPR):
     """Propagates ID embeddings ``layers`` times over the normalised user–item graph and averages the layers."""
 

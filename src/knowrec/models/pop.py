@@ -8,12 +8,12 @@ from typing import Self
 import numpy as np
 import torch
 
-from knowrec.callbacks import Callback
 from knowrec.data.dataset import Dataset
-from knowrec.models.base import Recommender, register
+from knowrec.models.base import MODELS, Recommender
+from knowrec.train.callbacks import Callback
 
 
-@register("pop", aliases=("popularity", "most-popular"))
+@MODELS.component("pop", aliases=("popularity", "most-popular"))
 class Pop(Recommender):
     """Ranks items by their number of training interactions, the same list for every user."""
 

@@ -1,9 +1,10 @@
-"""Serving stage: explanations, vector retrieval, the live service and its HTTP app (``knowrec serve``)."""
+"""Serving stage: vector retrieval, the live service (reads, live writes and their state file) and its HTTP
+app (``knowrec serve``); ``open_service`` serves a run folder."""
 
-from knowrec.serve.explain import Explainer, Explanation, Reason
+from knowrec.serve.factory import open_service
 from knowrec.serve.index import INDEXES, VectorIndex, build_index
 from knowrec.serve.live import LiveItem, LiveState
 from knowrec.serve.service import Recommendation, RecommenderService
 
-__all__ = ["INDEXES", "Explainer", "Explanation", "LiveItem", "LiveState", "Reason", "Recommendation",
-           "RecommenderService", "VectorIndex", "build_index"]
+__all__ = ["INDEXES", "LiveItem", "LiveState", "Recommendation", "RecommenderService", "VectorIndex", "build_index",
+           "open_service"]

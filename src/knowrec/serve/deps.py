@@ -13,7 +13,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from knowrec.serve.service import PendingItems, PendingUsers, RecommenderService
+from knowrec.serve.service import RecommenderService
+from knowrec.serve.writes import PendingItems, PendingUsers
 
 
 def _service(request: Request) -> RecommenderService:

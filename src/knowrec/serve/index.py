@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from knowrec.errors import ConfigError, MissingDependencyError, did_you_mean
+from knowrec.registry import Registry
 
 
 class VectorIndex(ABC):
     """Inner-product top-K over a growing set of item vectors (float32, one row per item)."""
 
-    name: ClassVar[str]
+    name: ClassVar[str] = ""
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -66,10 +67,12 @@ class VectorIndex(ABC):
         return out_idx, out_scores
 
 
+INDEXES: Registry[type[VectorIndex]] = Registry("index")
+
+
+@INDEXES.component("exact")
 class ExactIndex(VectorIndex):
     """Exact search: one matrix product and a top-K (torch). Best up to a few hundred thousand items."""
-
-    name = "exact"
 
     def __init__(self, dim: int) -> None:
         super().__init__(dim)
@@ -96,10 +99,9 @@ def _faiss() -> Any:
     return faiss
 
 
+@INDEXES.component("hnsw")
 class HNSWIndex(VectorIndex):
     """faiss HNSW graph (inner product): ``m`` links per node, ``ef_construction`` and ``ef_search`` beams."""
-
-    name = "hnsw"
 
     def __init__(self, dim: int, *, m: int = 32, ef_construction: int = 80, ef_search: int = 64) -> None:
         super().__init__(dim)
@@ -117,14 +119,13 @@ class HNSWIndex(VectorIndex):
         return idx, scores
 
 
+@INDEXES.component("ivf")
 class IVFIndex(VectorIndex):
     """faiss inverted lists (inner product): k-means into ``nlist`` cells, ``nprobe`` cells searched.
 
     The cells are learned from the first vectors added (at least ``nlist`` of them); until then, and for
     catalogues too small to cluster, search is exact.
     """
-
-    name = "ivf"
 
     def __init__(self, dim: int, *, nlist: int = 0, nprobe: int = 16) -> None:
         super().__init__(dim)
@@ -155,13 +156,10 @@ class IVFIndex(VectorIndex):
         return idx, scores
 
 
-INDEXES: dict[str, type[VectorIndex]] = {cls.name: cls for cls in (ExactIndex, HNSWIndex, IVFIndex)}
-
-
 def build_index(kind: str, vectors: np.ndarray, **options: Any) -> VectorIndex:
-    """An index of ``kind`` (``exact``, ``hnsw`` or ``ivf``) holding ``vectors``."""
-    if kind not in INDEXES:
-        raise ConfigError(f"unknown index {kind!r}.{did_you_mean(kind, list(INDEXES))}")
-    index = INDEXES[kind](vectors.shape[1], **options)
+    """An index of ``kind`` (``exact``, ``hnsw`` or ``ivf``: ``INDEXES``) holding ``vectors``."""
+    if kind not in INDEXES:  # a setting (--index), so a ConfigError as before, not an unknown-id lookup
+        raise ConfigError(f"unknown index {kind!r}." + did_you_mean(kind, INDEXES.names()))
+    index = INDEXES.get(kind)(vectors.shape[1], **options)
     index.add(vectors)
     return index

@@ -23,8 +23,8 @@ class Metrics:
         self.latency = Histogram("knowrec_request_seconds", "Request latency", ["method", "route"],
                                  buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5),
                                  registry=self.registry)
-        Gauge("knowrec_items", "Items served", registry=self.registry).set_function(lambda: len(service.item_ids))
-        Gauge("knowrec_users", "Users known", registry=self.registry).set_function(lambda: len(service.user_ids))
+        Gauge("knowrec_items", "Items served", registry=self.registry).set_function(lambda: len(service.items))
+        Gauge("knowrec_users", "Users known", registry=self.registry).set_function(lambda: len(service.users))
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope.get("method", "")

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from knowrec.serve.explain import Explanation
+from knowrec.explain import Explanation
 from knowrec.serve.service import Recommendation
 
 MAX_K = 100
@@ -65,7 +65,7 @@ class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-class Reason(BaseModel):
+class ReasonOut(BaseModel):
     text: str = Field(description="A knowledge-graph path, or the similar history item")
     via: str = Field(description="The history item the reason starts from")
     support: float = Field(description="Similarity of that history item to the recommended one")
@@ -74,12 +74,12 @@ class Reason(BaseModel):
 
 class Why(BaseModel):
     kind: Literal["kg", "similar", "none"] = Field(description="kg: graph paths; similar: closest history items")
-    reasons: list[Reason]
+    reasons: list[ReasonOut]
     sources: dict[str, float] = Field(description="Each source's part of the score (id, kg, text, popularity)")
 
     @classmethod
     def of(cls, e: Explanation) -> Why:
-        return cls(kind=e.kind, reasons=[Reason(**vars(r)) for r in e.reasons], sources=e.sources)
+        return cls(kind=e.kind, reasons=[ReasonOut(**vars(r)) for r in e.reasons], sources=e.sources)
 
 
 class Item(BaseModel):

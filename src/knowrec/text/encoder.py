@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from knowrec._io import atomic_path
-from knowrec.data.hub import cache_root
+from knowrec.data.download import cache_root
 from knowrec.errors import ConfigError, MissingDependencyError
 from knowrec.progress import is_terminal, say, track
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from knowrec.data.dataset import TITLE_FIELDS, Dataset, as_text
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import ConfigError
 
 #: Fields never worth reading: identifiers, links, postcodes.
@@ -28,19 +28,25 @@ _OPAQUE = re.compile(r"^(m\.[0-9a-z_]+|\d+)$")  # Freebase ids and bare numbers 
 
 
 def item_texts(data: Dataset, template: str | None = None, *, kg_facts: int = 10) -> list[str] | None:
-    """One text per item, or ``None`` when the dataset has no item fields and no readable KG facts."""
+    """One text per item of a dataset (its fields, then up to ``kg_facts`` readable KG facts), or ``None`` when
+    it has no item fields and no readable facts."""
     table = data.item_table
     facts = _fact_sentences(data.kg, data.n_items, kg_facts) if kg_facts and data.kg is not None else None
     if table is None and facts is None:
         return None
-    if table is None:
-        table = pd.DataFrame(index=range(data.n_items))
+    texts = render_items(table if table is not None else pd.DataFrame(index=range(data.n_items)), template, facts)
+    return texts if template is not None or any(texts) else None
+
+
+def render_items(table: pd.DataFrame, template: str | None = None, facts: list[str] | None = None) -> list[str]:
+    """The text of each row of an item table — ``template`` filled in, or the title and a sentence per field
+    followed by the row's ``facts`` — for a dataset's items and for items added after training alike."""
     if template is not None:
         return render(template, table)
     texts = [describe_item(row) for row in table.to_dict("records")]
     if facts is not None:
         texts = [f"{t} {f}".strip() for t, f in zip(texts, facts, strict=True)]
-    return texts if any(texts) else None
+    return texts
 
 
 def user_texts(data: Dataset, template: str | None = None) -> list[str] | None:
@@ -126,9 +132,3 @@ def _fact_sentences(kg: KnowledgeGraph, n_items: int, limit: int) -> list[str] |
 def relation_label(relation: str) -> str:
     """"film.film.directed_by" → "directed by"; plain names unchanged."""
     return str(relation).rsplit(".", 1)[-1].replace("_", " ")
-
-
-def texts_for(table: pd.DataFrame, template: str | None = None) -> list[str]:
-    """Texts for rows of a new-item table (the fields of ``item_texts``), for items added after training."""
-    return render(template, table) if template is not None else [describe_item(r) for r in table.to_dict("records")]
-

@@ -1,4 +1,8 @@
-"""The trainer's callbacks: early stopping, history log, checkpoints and the epoch progress bar."""
+"""Training events and the trainer's callbacks: early stopping, the epoch log, checkpoints and the progress bar.
+
+A model's ``fit`` (through its training backend) calls the ``Callback`` hooks; trackers, early stopping and
+checkpoints are callbacks.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,23 @@ from typing import Any
 import torch
 
 from knowrec._io import atomic_path, write_json
-from knowrec.callbacks import Callback
 from knowrec.errors import ConfigError, did_you_mean
 from knowrec.progress import duration, is_terminal, say
 
 Validator = Callable[[Any], dict[str, float]]
+
+
+class Callback:
+    """No-op hooks; override the ones you need. Set ``model.stop_training_ = True`` to stop after an epoch."""
+
+    def on_fit_start(self, model: Any) -> None:
+        """Called once before the first epoch (also when resuming)."""
+
+    def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each epoch with ``logs`` such as ``{"loss": …, "seconds": …}``; may add entries."""
+
+    def on_fit_end(self, model: Any) -> None:
+        """Called once after the last epoch."""
 
 
 class EarlyStopping(Callback):
@@ -70,7 +86,7 @@ class EarlyStopping(Callback):
             setattr(self, key, value)
 
 
-class History(Callback):
+class EpochLog(Callback):
     """Collects one row per epoch (loss, seconds, validation metrics); writes CSV and JSON when given a folder."""
 
     def __init__(self, folder: Path | None = None) -> None:
@@ -97,7 +113,7 @@ class Checkpointer(Callback):
 
     FILE = "checkpoint.pt"
 
-    def __init__(self, folder: Path, early: EarlyStopping | None, history: History) -> None:
+    def __init__(self, folder: Path, early: EarlyStopping | None, history: EpochLog) -> None:
         self.folder = folder
         self.early = early
         self.history = history

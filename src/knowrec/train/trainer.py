@@ -6,12 +6,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from knowrec.callbacks import Callback
-from knowrec.data.dataset import Dataset
-from knowrec.data.knowledge import KnowledgeGraph
-from knowrec.models.base import Estimator, TorchModel
-from knowrec.train.callbacks import Checkpointer, EarlyStopping, History, ProgressBar, Validator
+from knowrec.train.backend import Backend
+from knowrec.train.callbacks import Callback, Checkpointer, EarlyStopping, EpochLog, ProgressBar, Validator
 
 
 @dataclass
@@ -31,12 +29,13 @@ class Trainer:
 
     With a ``folder`` holding a checkpoint of an interrupted run, ``fit`` resumes it where it stopped;
     since each epoch's randomness depends only on the seed and the epoch, the result is the same as an
-    uninterrupted run.
+    uninterrupted run. Gradient models (those with ``training_state``) train on ``backend`` (the local loop by
+    default); others are fitted once and validated as one epoch.
     """
 
     def __init__(self, *, validate: Validator | None = None, metric: str = "ndcg@10", patience: int = 10,
                  eval_every: int = 1, folder: str | Path | None = None, show_progress: bool = True,
-                 callbacks: Sequence[Callback] = ()) -> None:
+                 callbacks: Sequence[Callback] = (), backend: Backend | str | None = None) -> None:
         self.validate = validate
         self.metric = metric
         self.patience = patience
@@ -44,23 +43,26 @@ class Trainer:
         self.folder = None if folder is None else Path(folder)
         self.show_progress = show_progress
         self.callbacks = list(callbacks)
+        self.backend = backend
 
-    def fit(self, model: Estimator, data: Dataset | KnowledgeGraph, *, resume: bool = True) -> TrainResult:
+    def fit(self, model: Any, data: Any, *, resume: bool = True) -> TrainResult:
+        """Fit ``model`` on ``data`` (a dataset, or a knowledge graph for KG embeddings)."""
         early = None if self.validate is None else EarlyStopping(
             self.validate, self.metric, patience=self.patience, eval_every=self.eval_every)
-        history = History(self.folder)
+        history = EpochLog(self.folder)
         cbs: list[Callback] = [c for c in (early, history) if c is not None]
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             cbs.append(Checkpointer(self.folder, early, history))
-        if self.show_progress and isinstance(model, TorchModel):
+        gradient = hasattr(model, "training_state")
+        if self.show_progress and gradient:
             cbs.append(ProgressBar(self.metric, early))
         cbs += self.callbacks
 
         t0 = time.perf_counter()
         state = Checkpointer.read(self.folder) if (self.folder is not None and resume) else None
         resumed_from = None
-        if isinstance(model, TorchModel):
+        if gradient:
             if state is not None:
                 history.rows = list(state["history"])
                 if early is not None and state["early"] is not None:
@@ -68,7 +70,7 @@ class Trainer:
                 resumed_from = int(state["model"]["epoch"]) + 1
                 model.epoch_ = resumed_from - 1
             model.fit(data, callbacks=cbs, show_progress=self.show_progress,
-                      resume=None if state is None else state["model"])
+                      resume=None if state is None else state["model"], backend=self.backend)
         else:
             fit_start = time.perf_counter()
             model.fit(data, show_progress=self.show_progress)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowrec.data import import_dataset, load_dataset, load_kgat, load_ripplenet
+from knowrec.data import import_dataset, load_kgat, load_ripplenet
 from knowrec.data.dataset import TEST, TRAIN
 from knowrec.errors import DataError
 
@@ -41,21 +41,8 @@ def test_ripplenet_small(tmp_path: Path) -> None:
     assert e.value.line == 2 and e.value.field == "label"
 
 
-def test_book_crossing(data_dir: Path) -> None:
-    data = load_dataset("book-crossing-kg")
-    assert (data.n_users, data.n_items, data.n_interactions) == (17_860, 14_967, 69_873)
-    assert len(data.negatives) == 69_873 and data.kg.n_triples == 151_500
-    assert data.item_ids[0] == "0002005018"  # ISBN restored from RippleNet's index
 
 
-def test_ml1m_kg(data_dir: Path) -> None:
-    data = load_dataset("ml-1m-kg")
-    assert (data.n_users, data.n_items, data.n_interactions) == (6040, 3260, 998_539)
-    assert (data.parts == TEST).sum() == 197_321
-    toy = data.item_index("1")
-    assert data.item_titles()[toy] == "Toy Story (1995)"
-    assert "John Lasseter" in data.item_table.loc[toy, "description"]
-    assert data.kg.n_triples == 20_782 and data.kg.n_linked_items == 2077
 
 
 def test_import_reports_drops(tmp_path: Path) -> None:
@@ -118,17 +105,6 @@ def test_import_parquet_by_position(tmp_path: Path) -> None:
     assert data.n_users == 2 and data.n_items == 1 and np.allclose(data.timestamps, [1.0, 2.0])
 
 
-def test_attribute_kg_extends_freebase_kg(data_dir: Path) -> None:
-    from knowrec.data import attribute_kg
-
-    data = load_dataset("ml-100k")
-    kg = attribute_kg(data, {"class": "genre", "release_year": "year"})
-    genre_triples = sum(len(g) for g in data.item_table["class"])
-    assert kg.relation_counts()["genre"] == genre_triples
-    assert kg.n_triples == data.kg.n_triples + genre_triples + int((data.item_table["release_year"] != "").sum())
-    toy = data.item_index("1")
-    assert kg.entity_ids[kg.item_entities[toy]] == data.kg.entity_ids[data.kg.item_entities[toy]]  # keeps its MID
-    assert kg.n_linked_items == data.n_items  # unlinked films get an "item:<id>" entity
 
 
 def test_item7_an_import_that_keeps_nothing_is_an_error(tmp_path: Path) -> None:

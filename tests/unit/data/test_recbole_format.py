@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from knowrec.data import export_recbole, load_recbole, split
+from knowrec.data import load_recbole
 from knowrec.errors import DataError
 
 HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
@@ -19,15 +18,6 @@ def write(folder: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
-def test_ml100k_counts_and_kg(data_dir: Path) -> None:
-    data = load_recbole(data_dir / "ml-100k", "ml-100k")
-    assert (data.n_users, data.n_items, data.n_interactions) == (943, 1682, 100_000)
-    assert data.kg is not None and data.kg.n_triples == 91_631 and data.kg.n_relations == 24
-    assert data.kg.n_linked_items == 1598
-    assert data.item_titles()[data.item_index("1")] == "Toy Story (1995)"
-    assert data.item_table.loc[data.item_index("1"), "class"] == ["Animation", "Children's", "Comedy"]
-    assert data.user_table.loc[data.user_index("1"), "occupation"] == "technician"
-    assert data.ratings.sum() == pytest.approx(352_986)  # sum of u.data ratings
 
 
 def _err(tmp_path: Path, inter: str | bytes, **files: str) -> DataError:
@@ -90,20 +80,3 @@ def test_unknown_item_in_link(tmp_path: Path) -> None:
 def test_duplicate_item_row(tmp_path: Path) -> None:
     e = _err(tmp_path, HEADER + "1\t2\t4\t100\n", item="item_id:token\ttitle:token_seq\n2\tA\n2\tB\n")
     assert e.path.endswith("x.item") and (e.line, e.field) == (3, "item_id")
-
-
-def test_export_round_trip(tmp_path: Path, data_dir: Path) -> None:
-    data = load_recbole(data_dir / "ml-100k", "ml-100k")
-    s = split(data, seed=7)
-    export_recbole(data, s.parts, tmp_path / "a")
-    export_recbole(data, s.parts, tmp_path / "b")
-    for f in sorted((tmp_path / "a").iterdir()):
-        assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes(), f.name
-    train = (tmp_path / "a" / "ml-100k.train.inter")
-    assert sum(1 for _ in train.open()) - 1 == s.counts()["train"]
-    back = load_recbole(tmp_path / "a", "ml-100k.train")
-    assert back.n_interactions == s.counts()["train"]
-    (tmp_path / "a" / "ml-100k.train.inter").rename(tmp_path / "a" / "ml-100k.inter")
-    whole = load_recbole(tmp_path / "a", "ml-100k")
-    assert whole.kg.n_triples == data.kg.n_triples and whole.item_table.shape == data.item_table.shape
-    assert np.isin(whole.item_ids, data.item_ids).all()

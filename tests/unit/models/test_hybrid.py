@@ -96,7 +96,7 @@ def test_content_baseline_scores_by_text(tiny: Dataset) -> None:
 @pytest.mark.parametrize("mode", ["lora", "top"])
 def test_language_model_fine_tuning(tiny: Dataset, tmp_path: Path, mode: str) -> None:
     m = Hybrid(finetune=mode, sources="id,text", epochs=2, batch_size=128, lm_batch=8, lr=0.02, lm_lr=1e-3)
-    before = m.fit(tiny, show_progress=False)._item_text.clone()
+    before = m.fit(tiny, show_progress=False)._inputs.item_text.clone()
     lm_params = [p for p in m.module_.lm.parameters() if p.requires_grad]
     assert lm_params and len(lm_params) < len(list(m.module_.lm.parameters()))  # only adapters / top layers
     pretrained = TextEncoder().encode(item_texts(tiny), show_progress=False)

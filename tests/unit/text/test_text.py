@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from knowrec.data import Dataset
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import ConfigError
 from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts, user_texts
 from knowrec.text.templates import describe_item, describe_user, relation_label
@@ -76,10 +76,10 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_new_item_table_text() -> None:
-    from knowrec.text.templates import texts_for
+    from knowrec.text.templates import render_items
 
     table = pd.DataFrame({"title": ["New Film"], "genres": [["Sci-Fi"]]})
-    assert texts_for(table) == ["New Film. Genres: Sci-Fi."]
+    assert render_items(table) == ["New Film. Genres: Sci-Fi."]
 
 
 def test_a_saved_lora_model_encodes_like_the_tuned_one(tmp_path: Path) -> None:

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from knowrec.callbacks import Callback
 from knowrec.data import Dataset, split
 from knowrec.evaluate import Evaluator
 from knowrec.models import BPR
-from knowrec.train import Trainer
+from knowrec.train import Callback, Trainer
 
 
 class Interrupt(Callback):
@@ -71,3 +70,22 @@ def test_unknown_metric(tiny: Dataset) -> None:
     train, validate = _setup(tiny)
     with pytest.raises(ConfigError, match="ndcg@7"):
         Trainer(validate=validate, metric="ndcg@7", show_progress=False).fit(BPR(epochs=2), train)
+
+
+def test_a_training_backend_is_a_hook(tiny: Dataset) -> None:
+    """The loop lives in a backend (``local`` by default); another backend plugs in without the model knowing."""
+    from knowrec.train import BACKENDS, LocalBackend, resolve_backend
+
+    class Counting(LocalBackend):
+        runs = 0
+
+        def fit(self, model: object, data: object, **kwargs: object) -> None:
+            Counting.runs += 1
+            return super().fit(model, data, **kwargs)
+
+    assert "local" in BACKENDS and isinstance(resolve_backend(None), LocalBackend)
+    plain = BPR(epochs=3).fit(tiny, show_progress=False)
+    hooked = BPR(epochs=3)
+    Trainer(show_progress=False, backend=Counting()).fit(hooked, tiny)
+    assert Counting.runs == 1
+    assert torch.equal(plain.item_factors_, hooked.item_factors_)  # the same loop, the same result

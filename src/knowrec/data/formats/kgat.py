@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from knowrec.data.dataset import TEST, TRAIN, Dataset
-from knowrec.data.formats._text import read_table, read_text, to_numbers
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.formats.delimited import read_table, read_text, to_numbers
+from knowrec.data.formats.registry import Format, add_format
+from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import DataError
 
 
@@ -73,3 +74,7 @@ def load_kgat(directory: str | Path, name: str | None = None) -> Dataset:
     if kg_path.is_file():
         data.kg = kg_from_int_triples(read_int_columns(kg_path), n_items, kg_path)
     return data
+
+
+add_format(Format("kgat", "train.txt + test.txt", lambda p: (p / "train.txt").is_file() and (p / "test.txt").is_file(),
+                  load_kgat, order=20))

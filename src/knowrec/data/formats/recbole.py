@@ -9,8 +9,9 @@ import pandas as pd
 
 from knowrec._io import atomic_path
 from knowrec.data.dataset import Dataset, as_text
-from knowrec.data.formats._text import read_table, require_columns, require_values, to_numbers
-from knowrec.data.knowledge import encode_triples
+from knowrec.data.formats.delimited import read_table, require_columns, require_values, to_numbers
+from knowrec.data.formats.registry import Format, add_format
+from knowrec.data.triples import encode_triples
 from knowrec.errors import DataError
 
 ATOMIC_TYPES = ("token", "token_seq", "float", "float_seq")
@@ -170,3 +171,6 @@ def export_recbole(data: Dataset, parts: np.ndarray, out: str | Path, name: str 
 
 def _atomic_type(kind: str) -> str:
     return {"text": "token_seq"}.get(kind, kind)
+
+
+add_format(Format("recbole", "*.inter", lambda p: any(p.glob("*.inter")), load_recbole, order=10))

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from knowrec.data.dataset import Dataset
-from knowrec.data.formats._text import read_table, require_values
+from knowrec.data.formats.delimited import read_table, require_values
 from knowrec.data.formats.kgat import kg_from_int_triples, read_int_columns
+from knowrec.data.formats.registry import Format, add_format
 from knowrec.errors import DataError
 
 
@@ -59,3 +60,8 @@ def load_ripplenet(directory: str | Path, name: str | None = None, *, item_index
     if kg_path.is_file():
         data.kg = kg_from_int_triples(read_int_columns(kg_path), n_items, kg_path)
     return data
+
+
+add_format(Format("ripplenet", "ratings_final.txt",
+                  lambda p: any((p / f"ratings_final{s}").is_file() for s in (".txt", ".npy")), load_ripplenet,
+                  order=30))

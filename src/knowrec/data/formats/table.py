@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from knowrec.data.dataset import Dataset
-from knowrec.data.formats._text import read_table
-from knowrec.data.knowledge import KnowledgeGraph, encode_triples
+from knowrec.data.formats.delimited import read_table
+from knowrec.data.triples import KnowledgeGraph, encode_triples
 from knowrec.errors import ConfigError, DataError
 
 ColumnSpec = str | int

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from knowrec.data.dataset import Dataset
-from knowrec.data.knowledge import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import ConfigError, DataError, UnknownNameError
 from knowrec.kg.store import cypher
 

@@ -26,4 +26,4 @@ async def similar(service: Service, item_id: ItemPath,
 async def add_item(service: Service, write: Write, item: NewItem) -> Added:
     """Embed and index a new item from its text and facts: recommendable in the next request."""
     await write(service.prepare_item, item.item_id, item.fields, [(f.relation, f.entity) for f in item.facts])
-    return Added(item_id=item.item_id, title=service.titles[service.item(item.item_id)])
+    return Added(item_id=item.item_id, title=service.items.titles[service.item(item.item_id)])

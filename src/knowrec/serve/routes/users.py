@@ -19,7 +19,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_HISTORY)]
 @router.get("")
 async def users(service: Service, offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100) -> Users:
     """Known user ids, a page at a time."""
-    return Users(total=len(service.user_ids), user_ids=service.user_ids[offset:offset + limit])
+    return Users(total=len(service.users), user_ids=service.users.ids[offset:offset + limit])
 
 
 @router.get("/{user_id}/history", responses=responses.UNKNOWN)
@@ -27,7 +27,7 @@ async def history(service: Service, user_id: UserPath, limit: Limit = 50) -> Use
     """The items a user interacted with (training data and interactions added since)."""
     items = service.history(service.user(user_id))
     return UserHistory(user_id=user_id, total=len(items), items=[
-        Item(item_id=service.item_ids[i], title=service.titles[i]) for i in items[:limit]])
+        Item(item_id=service.items.ids[i], title=service.items.titles[i]) for i in items[:limit]])
 
 
 @router.get("/{user_id}/recommendations", responses=responses.UNKNOWN)

@@ -16,10 +16,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from knowrec.data.catalogue import Catalogue
 from knowrec.data.dataset import Dataset
 from knowrec.errors import NotSupportedError
 from knowrec.kg.paths import PathFinder
-from knowrec.kg.store import GraphStore, open_store
+from knowrec.kg.store import GraphStore
+from knowrec.kg.store.base import graph_frames
 from knowrec.models.base import Recommender
 
 
@@ -62,27 +64,24 @@ class Explanation:
 class Explainer:
     """Explains a model's recommendations with the dataset's knowledge graph.
 
-    ``store`` is a graph store holding the dataset's KG; by default an in-memory LadybugDB is loaded from
-    ``data`` (0.3 s for ml-100k). Paths are searched in an in-memory copy of the store's graph
-    (``PathFinder``: well under a millisecond, where a Cypher query costs 10–20 ms); items added later go to
-    both. ``anchors`` history items (the most similar to the target) start the search of up to ``max_hops``
-    facts; ``limit`` reasons are returned.
+    Paths are searched in an in-memory copy of the graph (``PathFinder``: well under a millisecond, where a
+    Cypher query costs 10–20 ms), read from the dataset or, when given, from a graph ``store`` holding it — new
+    items then go into the store as well. ``items`` is the catalogue of served items (shared with a service
+    that adds to it). ``anchors`` history items (the most similar to the target) start the search of up to
+    ``max_hops`` facts; ``limit`` reasons are returned.
     """
 
-    def __init__(self, model: Recommender, data: Dataset, store: GraphStore | None = None, *, anchors: int = 5,
-                 max_hops: int = 3, limit: int = 3) -> None:
+    def __init__(self, model: Recommender, data: Dataset, store: GraphStore | None = None, *,
+                 items: Catalogue | None = None, anchors: int = 5, max_hops: int = 3, limit: int = 3) -> None:
         self.model = model
         self.data = data
         self.anchors = anchors
         self.max_hops = max_hops
         self.limit = limit
         self.store = store
-        if store is None and data.kg is not None:
-            self.store = open_store(":memory:")
-            self.store.load(data)
-        self.paths = None if self.store is None else PathFinder(*self.store.frames())
-        self.item_ids = [str(i) for i in data.item_ids]
-        self.titles = data.item_titles() or list(self.item_ids)
+        frames = store.frames() if store is not None else graph_frames(data) if data.kg is not None else None
+        self.paths = None if frames is None else PathFinder(*frames)
+        self.items = items if items is not None else Catalogue.items_of(data)
         self._refresh_vectors()
 
     def _refresh_vectors(self) -> None:
@@ -91,31 +90,33 @@ class Explainer:
 
     def prepare_items(self, item_ids: Sequence[str], titles: Sequence[str],
                       facts: Sequence[Sequence[tuple[str, str]]]) -> PathFinder | None:
-        """The slow half of making items explainable, safe beside requests: their facts go into the graph store
-        and the next path index is built (``commit_items`` puts it in place)."""
-        if self.store is None:
+        """The slow half of making new items explainable, safe beside requests: their facts go into the graph
+        store (if any) and the next path index is built (``commit_items`` puts it in place)."""
+        if self.paths is None:
             return None
         added = [(str(i), list(f), t) for i, t, f in zip(item_ids, titles, facts, strict=True)]
-        for item_id, item_facts, title in added:
-            self.store.add_item(item_id, item_facts, name=title)
+        if self.store is not None:
+            for item_id, item_facts, title in added:
+                self.store.add_item(item_id, item_facts, name=title)
         return self.paths.with_items(added)
-
-    def commit_items(self, item_ids: Sequence[str], titles: Sequence[str], paths: PathFinder | None) -> None:
-        """Make items the model has just added (``model.add_items``) explainable: names, path index, vectors."""
-        if paths is not None:
-            self.paths = paths
-        self.item_ids += [str(i) for i in item_ids]
-        self.titles += list(titles)
-        self._refresh_vectors()
 
     def add_items(self, item_ids: Sequence[str], titles: Sequence[str],
                   facts: Sequence[Sequence[tuple[str, str]]]) -> None:
-        """Make items the model has just added explainable: graph facts, names and vectors."""
-        self.commit_items(item_ids, titles, self.prepare_items(item_ids, titles, facts))
+        """Make items the model has just added (``model.add_items``) explainable: graph facts, catalogue entries
+        and vectors (a service does the halves itself: ``prepare_items``, then its catalogue, ``commit_items``)."""
+        paths = self.prepare_items(item_ids, titles, facts)
+        self.items.add(item_ids, titles)
+        self.commit_items(paths)
+
+    def commit_items(self, paths: PathFinder | None) -> None:
+        """Explain the items the model and the shared catalogue have just gained: the path index, the vectors."""
+        if paths is not None:
+            self.paths = paths
+        self._refresh_vectors()
 
     def explain(self, user_id: Any, item_id: Any) -> Explanation:
         """Reasons for ``item_id`` (original id) being recommended to ``user_id`` (original id)."""
-        user, item = int(self.data.user_index(user_id)), int(self.data.item_index(item_id))
+        user, item = int(self.data.user_index(user_id)), self.items.index(item_id)
         return self.explain_history(self.model.seen_[user].indices, item, user=user, user_id=str(user_id))
 
     def explain_history(self, history: np.ndarray, item: int, *, user: int | None = None,
@@ -129,7 +130,7 @@ class Explainer:
             with contextlib.suppress(NotSupportedError):
                 parts = self.model.attribution(user, item, vectors=vectors)
                 sources = {k: float(v[0]) for k, v in parts.items()}
-        return Explanation(user_id, self.item_ids[item], self.titles[item], kind, reasons, sources)
+        return Explanation(user_id, self.items.ids[item], self.items.titles[item], kind, reasons, sources)
 
     def _reasons(self, item: int, history: np.ndarray) -> tuple[Literal["kg", "similar", "none"], list[Reason]]:
         """KG paths from the history items closest to ``item``, else those closest items themselves."""
@@ -138,13 +139,13 @@ class Explainer:
         similarity = self._similarity(history, item)
         order = np.argsort(-similarity, kind="stable")
         support = dict(zip(history.tolist(), similarity.tolist(), strict=True))
-        if self.store is not None:
+        if self.paths is not None:
             anchors = history[order[: self.anchors]]
             reasons = self._kg_reasons(anchors, item, support)
             if reasons:
                 return "kg", reasons
         closest = history[order[: self.limit]]
-        reasons = [Reason(f"similar to {self.titles[h]}, which you interacted with", self.item_ids[h],
+        reasons = [Reason(f"similar to {self.items.titles[h]}, which you interacted with", self.items.ids[h],
                           support[int(h)]) for h in closest]
         return "similar", reasons
 
@@ -154,7 +155,7 @@ class Explainer:
         return (self._vectors[torch.as_tensor(history)] @ self._vectors[item]).numpy()
 
     def _kg_reasons(self, anchors: np.ndarray, item: int, support: dict[int, float]) -> list[Reason]:
-        by_id = {self.item_ids[h]: int(h) for h in anchors}
-        found = self.paths.best_paths(list(by_id), self.item_ids[item], max_hops=self.max_hops)
+        by_id = {self.items.ids[h]: int(h) for h in anchors}
+        found = self.paths.best_paths(list(by_id), self.items.ids[item], max_hops=self.max_hops)
         reasons = [Reason(str(path), source, support[by_id[source]], path.hops) for source, path in found.items()]
         return sorted(reasons, key=lambda r: (-r.support, r.hops))[: self.limit]

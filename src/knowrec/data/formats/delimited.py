@@ -1,4 +1,4 @@
-"""Reading delimited text with errors that name the file, line and field."""
+"""Reading delimited text files (CSV, TSV, MovieLens `::`) with errors that name the file, line and field."""
 
 from __future__ import annotations
 

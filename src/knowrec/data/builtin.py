@@ -1,48 +1,26 @@
-"""Built-in datasets: where to find them locally, where to download them from, and how to load them.
-
-Look-up order: an explicit path, then ``$KNOWREC_DATA_DIR/<name>/``, then the cache
-(``$KNOWREC_CACHE_DIR`` or ``~/.cache/knowrec``), then a download from the public source, checked by SHA-256.
+"""The built-in datasets: what each is, where its files come from, and how it is found — a path you pass, then
+``$KNOWREC_DATA_DIR/<name>/``, then the cache (``$KNOWREC_CACHE_DIR`` or ``~/.cache/knowrec``), then a download
+from the public source, checked by SHA-256. ``load_dataset`` is the one way in, by name or by folder.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import os
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from knowrec._io import atomic_path
 from knowrec.data.dataset import Dataset
-from knowrec.data.formats._text import read_table, require_values
-from knowrec.data.formats.kgat import load_kgat, read_adjacency
+from knowrec.data.download import RemoteFile, cache_dir, download
+from knowrec.data.formats import load_folder
+from knowrec.data.formats.kgat import load_kgat
+from knowrec.data.formats.ml1m import load_ml1m_kg
 from knowrec.data.formats.recbole import load_recbole
 from knowrec.data.formats.ripplenet import load_ripplenet
-from knowrec.data.knowledge import encode_triples
 from knowrec.errors import DataError, DatasetNotFoundError
 from knowrec.registry import Registry
 
-logger = logging.getLogger(__name__)
-
 DATA_DIR_ENV = "KNOWREC_DATA_DIR"
-CACHE_DIR_ENV = "KNOWREC_CACHE_DIR"
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a dataset: its path inside the dataset folder, its public URL and SHA-256."""
-
-    path: str
-    url: str
-    sha256: str
-    #: Paths that may stand in for this one in a local copy (a converted ``.txt`` for a ``.npy``).
-    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,7 +37,7 @@ class DatasetSpec:
     folder: str = ""
 
     def present_in(self, folder: Path) -> bool:
-        return all(any((folder / p).is_file() for p in (f.path, *f.alternatives)) for f in self.files)
+        return all(f.present_in(folder) for f in self.files)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -84,50 +62,6 @@ def _files(src: tuple[str, str, str], local_dir: str, sums: dict[str, str]) -> t
     prefix = f"{local_dir}/" if local_dir else ""
     return tuple(RemoteFile(f"{prefix}{name}", _gh(repo, commit, f"{folder}/{name}"), sha)
                  for name, sha in sums.items())
-
-
-def load_ml1m_kg(folder: Path) -> Dataset:
-    """ml-1m from CoLaKG's implicit split, GroupLens titles/genres/users, LLM descriptions and MKR's KG."""
-    folder = Path(folder)
-    maps = {}
-    for kind in ("user", "item"):
-        path = folder / "colakg" / f"{kind}_map.txt"
-        frame, lines = read_table(path, sep=" ", header=False, names=["original", "index"])
-        maps[kind] = pd.Series(require_values(frame["original"], path, lines, "original"),
-                               index=frame["index"].astype(int).to_numpy()).sort_index().to_numpy(dtype=object)
-    tr_u, tr_i = read_adjacency(folder / "colakg" / "train.txt")
-    te_u, te_i = read_adjacency(folder / "colakg" / "test.txt")
-    users = maps["user"][np.concatenate([tr_u, te_u])]
-    items = maps["item"][np.concatenate([tr_i, te_i])]
-    parts = np.concatenate([np.zeros(len(tr_u)), np.full(len(te_u), 2)]).astype(np.int8)
-
-    movies, _ = read_table(folder / "grouplens" / "movies.dat", sep="::", header=False,
-                           names=["item_id", "title", "genres"], encoding="latin-1")
-    year = movies["title"].str.extract(r"\((\d{4})\)\s*$")[0].fillna("")
-    descriptions = json.loads((folder / "colakg" / "llm_response_item.json").read_text(encoding="utf-8"))
-    table = pd.DataFrame({
-        "title": movies["title"].str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True).to_numpy(),
-        "release_year": year.to_numpy(),
-        "genres": [g.split("|") for g in movies["genres"]],
-        "description": [descriptions.get(i, "") for i in movies["item_id"]],
-    }, index=pd.Index(movies["item_id"].to_numpy(dtype=object)))
-    table = table[table.index.isin(pd.Index(maps["item"]))]
-    people, _ = read_table(folder / "grouplens" / "users.dat", sep="::", header=False,
-                           names=["user_id", "gender", "age", "occupation", "zip_code"], encoding="latin-1")
-    user_table = people.set_index("user_id")
-    data = Dataset.from_ids(
-        "ml-1m-kg", users, items, parts=parts, item_table=table, user_table=user_table,
-        field_types={"title": "text", "release_year": "token", "genres": "token_seq", "description": "text",
-                     "gender": "token", "age": "token", "occupation": "token", "zip_code": "token"},
-    )
-    kg, _ = read_table(folder / "mkr-movie" / "kg.txt", sep="\t", header=False, names=["h", "r", "t"])
-    link, _ = read_table(folder / "mkr-movie" / "item_index2entity_id.txt", sep="\t", header=False,
-                                  names=["item", "entity"])
-    pos = pd.Index(data.item_ids.astype(str)).get_indexer(link["item"].str.strip())
-    ok = pos >= 0  # MKR links movies outside CoLaKG's item set: they are not part of this dataset
-    data.kg = encode_triples(kg["h"].to_numpy(object), kg["r"].to_numpy(object), kg["t"].to_numpy(object),
-                             pos[ok], link["entity"].str.strip().to_numpy(object)[ok], data.n_items)
-    return data
 
 
 def _load_book(folder: Path) -> Dataset:
@@ -209,47 +143,6 @@ DATASETS.register("amazon-book", aliases=("kgat-amazon-book",))(DatasetSpec(
 ))
 
 
-def cache_root() -> Path:
-    """knowrec's cache: ``$KNOWREC_CACHE_DIR`` or ``~/.cache/knowrec`` (datasets, text embeddings)."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "knowrec")
-
-
-def cache_dir() -> Path:
-    return cache_root() / "datasets"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def download(spec: DatasetSpec, folder: Path, *, timeout: float = 30.0, show_progress: bool = True) -> Path:
-    """Fetch every missing file of ``spec`` into ``folder``, checking SHA-256; each file lands atomically."""
-    from tqdm.auto import tqdm
-
-    for f in spec.files:
-        target = folder / f.path
-        if any((folder / p).is_file() for p in (f.path, *f.alternatives)):
-            continue
-        logger.info("downloading %s", f.url)
-        h = hashlib.sha256()
-        with atomic_path(target) as tmp, urllib.request.urlopen(f.url, timeout=timeout) as resp, open(tmp, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f.path, disable=not show_progress) as bar:
-                for chunk in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(chunk)
-                    h.update(chunk)
-                    bar.update(len(chunk))
-            out.flush()
-            if h.hexdigest() != f.sha256:
-                raise DataError(f"checksum mismatch: expected sha256 {f.sha256}, got {h.hexdigest()}; "
-                                f"the file was not kept", path=f.url)
-    return folder
-
-
 def locate(name: str, *, download_missing: bool = True, show_progress: bool = True) -> tuple[DatasetSpec, Path]:
     """Find a built-in dataset's folder in the data dir or cache, downloading it into the cache if needed."""
     spec = DATASETS.get(name)
@@ -270,7 +163,7 @@ def locate(name: str, *, download_missing: bool = True, show_progress: bool = Tr
     if not download_missing:
         raise DatasetNotFoundError(f"dataset {spec.name!r} not found; looked in {'; '.join(tried)}. {hint}")
     try:
-        download(spec, folder, show_progress=show_progress)
+        download(spec.files, folder, show_progress=show_progress)
     except (OSError, DataError) as e:
         raise DatasetNotFoundError(
             f"dataset {spec.name!r} not found locally (looked in {'; '.join(tried)}) and the download from "
@@ -283,25 +176,11 @@ def load_dataset(name_or_path: str | Path, *, download_missing: bool = True, sho
     """Load a built-in dataset by name, or any dataset folder by path (format detected from its files)."""
     path = Path(name_or_path)
     if path.is_dir():
-        return load_folder(path)
+        spec = next((s for _, s in DATASETS if s.name == path.name and s.present_in(path)), None)
+        return spec.loader(path) if spec is not None else load_folder(path)
     if str(name_or_path) not in DATASETS and (os.sep in str(name_or_path) or path.suffix):
         raise DatasetNotFoundError(f"no such dataset folder: {path}")
     spec, folder = locate(str(name_or_path), download_missing=download_missing, show_progress=show_progress)
     return spec.loader(folder)
 
 
-def load_folder(path: Path) -> Dataset:
-    """Load a folder: a saved knowrec dataset, RecBole atomic files, KGAT or RippleNet files."""
-    if (path / "meta.json").is_file():
-        return Dataset.load(path)
-    spec = next((s for _, s in DATASETS if s.name == path.name and s.present_in(path)), None)
-    if spec is not None:
-        return spec.loader(path)
-    if list(path.glob("*.inter")):
-        return load_recbole(path)
-    if (path / "train.txt").is_file() and (path / "test.txt").is_file():
-        return load_kgat(path)
-    if any((path / f"ratings_final{s}").is_file() for s in (".txt", ".npy")):
-        return load_ripplenet(path)
-    raise DataError("not a dataset folder: expected meta.json (knowrec), *.inter (RecBole), train.txt + test.txt "
-                    "(KGAT) or ratings_final.txt (RippleNet)", path=path)

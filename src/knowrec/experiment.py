@@ -1,76 +1,58 @@
-"""``pipeline()``: load data, split, build the model, train with early stopping, evaluate, save."""
+"""An experiment, one run end to end: ``pipeline()`` loads data, splits, builds the model, trains it with early
+stopping, evaluates and saves; ``open_run`` opens a finished run folder with its dataset, for everything that
+reads one (evaluate, recommend, explain, serve)."""
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import logging
 import resource
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from knowrec._io import read_json, write_json
 from knowrec.config import RunConfig
+from knowrec.data.builtin import load_dataset
 from knowrec.data.dataset import Dataset
-from knowrec.data.hub import load_dataset
 from knowrec.data.split import Split
 from knowrec.data.split import split as make_split
-from knowrec.errors import ConfigError, did_you_mean
+from knowrec.errors import ConfigError, DataError
 from knowrec.evaluate.ctr import CTREvaluator
-from knowrec.evaluate.evaluator import Evaluator
+from knowrec.evaluate.evaluator import EvalResult, Evaluator
 from knowrec.models.base import MODELS, Recommender
 from knowrec.results import RunResult
-from knowrec.train.callbacks import Checkpointer
-from knowrec.train.trainer import Trainer
-
-if TYPE_CHECKING:
-    from knowrec.serve import RecommenderService
+from knowrec.train import Backend, Checkpointer, Trainer
 
 logger = logging.getLogger(__name__)
 
 
 def build_model(config: RunConfig) -> Recommender:
-    """The configured model; its ``seed`` follows the run's seed unless set explicitly."""
+    """The configured model (its parameters were checked by ``RunConfig.build``); its ``seed`` follows the run's
+    seed unless set explicitly."""
     cls = MODELS.get(config.model)
     params = dict(config.model_params)
     if "seed" in cls.param_names():
         params.setdefault("seed", config.seed)
-    unknown = sorted(set(params) - set(cls.param_names()))
-    if unknown:
-        raise ConfigError(f"model {config.model!r} has no parameter {unknown[0]!r}."
-                          + did_you_mean(unknown[0], cls.param_names()))
-    model = cls(**_coerce(cls, params))
+    model = cls(**params)
     model.check_params()
     return model
 
 
-def _coerce(cls: type[Recommender], params: dict[str, Any]) -> dict[str, Any]:
-    """Numbers that arrived as text (YAML reads ``1e-3`` as a string) become the type of the default."""
-    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
-    out = dict(params)
-    for key, value in params.items():
-        default = defaults.get(key)
-        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
-            with contextlib.suppress(ValueError):  # not a number: check_params names the range it misses
-                out[key] = type(default)(float(value)) if isinstance(default, int) else float(value)
-        elif isinstance(value, int) and isinstance(default, float) and not isinstance(value, bool):
-            out[key] = float(value)
-    return out
-
-
 def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, show_progress: bool = True,
-             resume: bool = True, overwrite: bool = False, **settings: Any) -> RunResult:
+             resume: bool = True, overwrite: bool = False, backend: Backend | str | None = None,
+             **settings: Any) -> RunResult:
     """Run one experiment end to end and return its ``RunResult`` (saved into ``out`` when given).
 
     ``settings`` override fields of ``config`` (``pipeline(dataset="ml-100k", model="bpr", seed=7)``).
-    An ``out`` folder holding an interrupted run of the same config is resumed from its checkpoint.
+    An ``out`` folder holding an interrupted run of the same config is resumed from its checkpoint. Gradient
+    models train on ``backend`` (``knowrec.train.BACKENDS``; the local loop by default).
     """
-    config = RunConfig.build(**{**(config or RunConfig()).model_dump(), **settings})
-    if Path(config.dataset).is_dir():  # a folder: keep it absolute so the run can be reloaded from anywhere
-        config = config.model_copy(update={"dataset": str(Path(config.dataset).resolve())})
+    if settings or config is None:
+        config = RunConfig.resolve(base=config, settings=settings)
     torch.set_num_threads(config.threads)
     model = build_model(config)  # every setting is checked before anything is read or written
     data = load_dataset(config.dataset, show_progress=show_progress)
@@ -91,22 +73,15 @@ def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, 
     trainer = Trainer(
         validate=validate,
         metric=config.valid_metric, patience=config.patience, eval_every=config.eval_every,
-        folder=folder, show_progress=show_progress,
+        folder=folder, show_progress=show_progress, backend=backend,
     )
     trained = trainer.fit(model, split.train(data), resume=resume)
-    shown = {"show_progress": show_progress}
-    valid = evaluator.evaluate(model, "valid", candidates=split.candidates("valid"), **shown)
-    test = evaluator.evaluate(model, "test", candidates=split.candidates("test"), **shown)
-    # a cold-item split ranks the held-out items among themselves (CLCRec/Heater), and over all items too
-    test_all = None if split.candidates("test") is None else evaluator.evaluate(model, "test", **shown).metrics
-    if ctr is not None:  # the CTR protocol of RippleNet-style data: AUC and F1 as well
-        scores = ctr.evaluate(model)
-        valid.metrics.update(scores["valid"])
-        test.metrics.update(scores["test"])
+    parts = evaluate_run(model, data, split, evaluator, ctr, show_progress=show_progress)
     result = RunResult(
-        config=config, model=model, split=split, valid=valid, test=test,
+        config=config, model=model, split=split, valid=parts["valid"], test=parts["test"],
         train=trained, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        data_fingerprint=data.fingerprint(), data=data, test_all_items=test_all,
+        data_fingerprint=data.fingerprint(), data=data,
+        test_all_items=parts["test_all_items"].metrics if "test_all_items" in parts else None,
     )
     if folder is not None:
         result.save(folder)
@@ -144,17 +119,47 @@ def _prepare_folder(folder: Path, config: RunConfig, *, overwrite: bool, resume:
     write_json(cfg_path, config.model_dump(mode="json"))
 
 
-def service(run: str | Path, *, index: str = "exact", index_options: dict[str, Any] | None = None,
-            state: str | Path | None = None, explain: bool = True, fresh: int = 2) -> RecommenderService:
-    """A ``RecommenderService`` for the model of a finished run folder, over its dataset; live items and
-    interactions go to ``state`` (``RUN/live.sqlite`` by default) and are replayed from it."""
-    from knowrec.serve import Explainer, LiveState, RecommenderService
-    from knowrec.serve.live import run_state
+def evaluate_run(model: Recommender, data: Dataset, split: Split, evaluator: Evaluator,
+                 ctr: CTREvaluator | None = None, *, show_progress: bool = False) -> dict[str, EvalResult]:
+    """A run's final figures: ``valid`` and ``test`` — on a cold-item split ranked among the cold items (the
+    protocol of CLCRec/Heater), with ``test_all_items`` ranked over all items too — and, for data with sampled
+    negatives (RippleNet's CTR protocol), AUC and F1 beside them."""
+    shown = {"show_progress": show_progress}
+    parts = {part: evaluator.evaluate(model, part, candidates=split.candidates(part), **shown)
+             for part in ("valid", "test")}
+    if split.candidates("test") is not None:
+        parts["test_all_items"] = evaluator.evaluate(model, "test", **shown)
+    if ctr is not None:
+        for part, scores in ctr.evaluate(model).items():
+            parts[part].metrics.update(scores)
+    return parts
 
-    path, marks = run_state(run, state)
-    live = LiveState(path, marks=marks)  # checked first: a damaged state stops the start at once
+
+@dataclass
+class OpenRun:
+    """A finished run folder, read back, and the dataset it was trained on."""
+
+    folder: Path
+    result: RunResult
+    data: Dataset
+
+    @property
+    def model(self) -> Recommender:
+        return self.result.model
+
+    def evaluate(self, ks: Sequence[int] | None = None, *, show_progress: bool = False) -> dict[str, EvalResult]:
+        """The run's model evaluated afresh on its split (``ks`` default: the run's)."""
+        split = self.result.split
+        evaluator = Evaluator(self.data, split, ks=list(ks or self.result.config.ks))
+        ctr = None if self.data.negatives is None else CTREvaluator(self.data, split)
+        return evaluate_run(self.model, self.data, split, evaluator, ctr, show_progress=show_progress)
+
+
+def open_run(run: str | Path, *, show_progress: bool = False) -> OpenRun:
+    """Open a finished run folder and load its dataset, checking it is the data the run was trained on."""
     result = RunResult.load(run)
-    data = load_dataset(result.config.dataset, show_progress=False)
-    explainer = Explainer(result.model, data) if explain else None
-    return RecommenderService(result.model, data, index=index, index_options=index_options, state=live,
-                              explainer=explainer, fresh=fresh)
+    data = load_dataset(result.config.dataset, show_progress=show_progress)
+    if data.fingerprint() != result.data_fingerprint:
+        raise DataError(f"dataset {result.config.dataset!r} differs from the one run {run} was trained on "
+                        f"(fingerprint {data.fingerprint()} ≠ {result.data_fingerprint})")
+    return OpenRun(Path(run), result, data)

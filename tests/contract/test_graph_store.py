@@ -6,10 +6,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from knowrec.data import Dataset, load_dataset
+from knowrec.data import Dataset
 from knowrec.errors import ConfigError, UnknownNameError
 from knowrec.kg.store import NEO4J_URI_ENV, GraphStore, open_store
 
@@ -72,16 +71,3 @@ def test_add_item_is_queryable_at_once(store: GraphStore, tiny: Dataset) -> None
     assert set(store.neighbors("item:new")["neighbor"]) == {"genres:comedy", "person:ada", "person:bob"}
     kg = store.export([*tiny.item_ids, "new"])
     assert kg.item_entities[-1] >= 0 and kg.n_triples == tiny.kg.n_triples + 3
-
-
-def test_ml100k_kg(store: GraphStore, data_dir: Path) -> None:
-    data = load_dataset("ml-100k")
-    assert store.load(data) == {"entities": 34_628 + 84, "facts": 91_631}
-    stats = store.stats()
-    assert stats["relations"] == 24 and stats["items"] == 1682
-    star_wars = store.item_entity("50")
-    directors = store.neighbors(star_wars, relation="film.film.directed_by")
-    assert len(directors) == 1
-    history = ["172", "181"]  # The Empire Strikes Back, Return of the Jedi
-    paths = store.paths(history, "50", max_hops=3)
-    assert paths and all(p.hops <= 3 for p in paths) and np.isin([p.nodes[-1] for p in paths], [star_wars]).all()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from knowrec.data import Dataset
+from knowrec.explain import Explainer
 from knowrec.models import Hybrid
-from knowrec.serve import Explainer
 
 
 def test_paths_through_shared_genres(tiny: Dataset) -> None:

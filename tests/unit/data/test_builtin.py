@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from knowrec.data import load_dataset
+from knowrec.data.builtin import DatasetSpec, locate
+from knowrec.data.download import RemoteFile, download
 from knowrec.data.formats.recbole import load_recbole
-from knowrec.data.hub import DatasetSpec, RemoteFile, download, locate
 from knowrec.errors import DataError, DatasetNotFoundError
 
 INTER = b"user_id:token\titem_id:token\n1\t10\n2\t10\n2\t11\n"
@@ -39,14 +40,14 @@ def spec(url: str, sha: str) -> DatasetSpec:
 
 def test_download_checks_sha(server: str, tmp_path: Path) -> None:
     good = spec(server, hashlib.sha256(INTER).hexdigest())
-    folder = download(good, tmp_path / "cache", show_progress=False)
+    folder = download(good.files, tmp_path / "cache", show_progress=False)
     assert (folder / "toy.inter").read_bytes() == INTER
     assert good.loader(folder).n_interactions == 3
 
 
 def test_download_rejects_bad_checksum(server: str, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="checksum mismatch"):
-        download(spec(server, "0" * 64), tmp_path / "cache", show_progress=False)
+        download(spec(server, "0" * 64).files, tmp_path / "cache", show_progress=False)
     assert not (tmp_path / "cache" / "toy.inter").exists()
     assert not list((tmp_path / "cache").glob(".*"))
 
@@ -55,16 +56,16 @@ def test_download_missing_file(server: str, tmp_path: Path) -> None:
     bad = DatasetSpec("toy", "toy", lambda f: load_recbole(f, "toy"),
                       (RemoteFile("nope.inter", f"{server}/nope.inter", "0" * 64),), "test server", "none")
     with pytest.raises(OSError):
-        download(bad, tmp_path / "cache", show_progress=False)
+        download(bad.files, tmp_path / "cache", show_progress=False)
 
 
 def test_registered_dataset_downloads_into_cache(server: str, tmp_path: Path, monkeypatch) -> None:
-    from knowrec.data import hub
+    from knowrec.data import builtin
     from knowrec.registry import Registry
 
     registry: Registry[DatasetSpec] = Registry("dataset")
     registry.register("toy-served")(spec(server, hashlib.sha256(INTER).hexdigest()))
-    monkeypatch.setattr(hub, "DATASETS", registry)
+    monkeypatch.setattr(builtin, "DATASETS", registry)
     monkeypatch.setenv("KNOWREC_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.delenv("KNOWREC_DATA_DIR", raising=False)
     _, folder = locate("toy-served", show_progress=False)
@@ -80,10 +81,3 @@ def test_not_found_says_what_to_set(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(DatasetNotFoundError) as e:
         locate("ml-100k", download_missing=False)
     assert "KNOWREC_DATA_DIR" in str(e.value)
-
-
-def test_data_dir_and_explicit_path(data_dir: Path) -> None:
-    assert load_dataset("ml-100k").n_users == 943
-    assert load_dataset(data_dir / "ml-100k").n_users == 943
-    with pytest.raises(DatasetNotFoundError):
-        load_dataset("/no/such/folder")

@@ -1,0 +1,30 @@
+"""The hybrid model's training objectives: full softmax cross-entropy over the items with training
+interactions, or a sampled softmax with logQ correction for large catalogues."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def full_softmax(users: torch.Tensor, items: torch.Tensor, bias: torch.Tensor, known: torch.Tensor,
+                 pos: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each user's positive among all items; items with no training interaction (held-out cold
+    items, ``known`` False) are unknown, not negatives."""
+    logits = (users @ items.T + bias).masked_fill(~known, -torch.inf)
+    return nn.functional.cross_entropy(logits, pos)
+
+
+def sampled_softmax(users: torch.Tensor, items: torch.Tensor, pos: torch.Tensor, bias: torch.Tensor,
+                    popularity: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """Softmax over the positive and ``n_samples`` popularity-sampled items, logits corrected by log q
+    (Yi et al., RecSys 2019); a sample that is the positive itself is masked out."""
+    q = popularity.pow(0.75)  # items never interacted with are never drawn
+    q = q / q.sum()
+    neg = torch.multinomial(q, n_samples, replacement=True)
+    log_q = q.log() - bias  # a logit is score + bias - log q
+    pos_logit = (users * items.index_select(0, pos)).sum(1, keepdim=True) - log_q.index_select(0, pos).unsqueeze(1)
+    neg_logit = users @ items.index_select(0, neg).T - log_q.index_select(0, neg)
+    neg_logit = neg_logit.masked_fill(neg.unsqueeze(0) == pos.unsqueeze(1), -torch.inf)  # accidental hits
+    logits = torch.cat([pos_logit, neg_logit], 1)
+    return nn.functional.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long))
