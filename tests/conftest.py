@@ -66,3 +66,23 @@ def tiny_hybrid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-hybrid") / "model"
     Hybrid(epochs=25, batch_size=64, lr=0.02).fit(make_tiny(), show_progress=False).save(folder)
     return folder
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (``scripts/test.sh`` installs it; Playwright's own download cannot work offline)."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is needed (apt-get install chromium; scripts/test.sh installs it)"
+    return chromium
+
+
+def artifacts_dir() -> Path:
+    """Where screenshots are kept: ``$KNOWREC_ARTIFACTS`` (default ``test-artifacts/``)."""
+    folder = Path(os.environ.get("KNOWREC_ARTIFACTS", "test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -25,7 +25,8 @@ from knowrec.evaluate.ctr import CTREvaluator
 from knowrec.evaluate.evaluator import EvalResult, Evaluator
 from knowrec.models.base import MODELS, Recommender
 from knowrec.results import RunResult
-from knowrec.train import Backend, Checkpointer, Trainer
+from knowrec.train import Backend, Callback, Checkpointer, Trainer, TrainResult
+from knowrec.train.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -42,50 +43,80 @@ def build_model(config: RunConfig) -> Recommender:
     return model
 
 
-def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, show_progress: bool = True,
-             resume: bool = True, overwrite: bool = False, backend: Backend | str | None = None,
-             **settings: Any) -> RunResult:
-    """Run one experiment end to end and return its ``RunResult`` (saved into ``out`` when given).
+@dataclass
+class Prepared:
+    """What every model of one experiment is trained and judged on: the (filtered) dataset, its split, the
+    evaluator, and the CTR evaluator for data with sampled negatives."""
 
-    ``settings`` override fields of ``config`` (``pipeline(dataset="ml-100k", model="bpr", seed=7)``).
-    An ``out`` folder holding an interrupted run of the same config is resumed from its checkpoint. Gradient
-    models train on ``backend`` (``knowrec.train.BACKENDS``; the local loop by default).
-    """
-    if settings or config is None:
-        config = RunConfig.resolve(base=config, settings=settings)
-    torch.set_num_threads(config.threads)
-    model = build_model(config)  # every setting is checked before anything is read or written
+    data: Dataset
+    split: Split
+    evaluator: Evaluator
+    ctr: CTREvaluator | None
+
+    def validate(self, model: Recommender) -> dict[str, float]:
+        """Validation metrics (on a cold-item split, among the cold validation items): early stopping's input."""
+        valid = self.evaluator.evaluate(model, "valid", candidates=self.split.candidates("valid")).metrics
+        return valid | ({} if self.ctr is None else self.ctr.validate(model))
+
+
+def prepare(config: RunConfig, *, show_progress: bool = True) -> Prepared:
+    """Load, filter and split the configured dataset, and say so at once if the split cannot be validated."""
     data = load_dataset(config.dataset, show_progress=show_progress)
     if config.min_rating is not None or config.user_core or config.item_core:
         data = data.filter(min_rating=config.min_rating, user_core=config.user_core, item_core=config.item_core)
     split = make_split(data, config.split, seed=config.seed, ratios=config.ratios, cold_share=config.cold_share)
     _check_split(split, config, data)
-    evaluator = Evaluator(data, split, ks=config.ks)
+    return Prepared(data, split, Evaluator(data, split, ks=config.ks),
+                    None if data.negatives is None else CTREvaluator(data, split))
+
+
+def train(model: Recommender, prepared: Prepared, config: RunConfig, *, folder: Path | None = None,
+          show_progress: bool = True, resume: bool = True, backend: Backend | str | None = None,
+          callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """Fit ``model`` on the training part with early stopping on the validation metric (checkpoints in
+    ``folder``); ``callbacks`` see every epoch's logs, validation metrics included."""
+    trainer = Trainer(validate=prepared.validate, metric=config.valid_metric, patience=config.patience,
+                      eval_every=config.eval_every, folder=folder, show_progress=show_progress, backend=backend,
+                      callbacks=callbacks)
+    return trainer.fit(model, prepared.split.train(prepared.data), resume=resume)
+
+
+def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, show_progress: bool = True,
+             resume: bool = True, overwrite: bool = False, backend: Backend | str | None = None,
+             tracker: Tracker | None = None, **settings: Any) -> RunResult:
+    """Run one experiment end to end and return its ``RunResult`` (saved into ``out`` when given).
+
+    ``settings`` override fields of ``config`` (``pipeline(dataset="ml-100k", model="bpr", seed=7)``).
+    An ``out`` folder holding an interrupted run of the same config is resumed from its checkpoint. Gradient
+    models train on ``backend`` (``knowrec.train.BACKENDS``; the local loop by default); a ``tracker``
+    (``knowrec.train.tracking``) records the settings, every epoch and the final metrics.
+    """
+    if settings or config is None:
+        config = RunConfig.resolve(base=config, settings=settings)
+    torch.set_num_threads(config.threads)
+    model = build_model(config)  # every setting is checked before anything is read or written
+    prepared = prepare(config, show_progress=show_progress)
     folder = None if out is None else Path(out)
     if folder is not None:
         _prepare_folder(folder, config, overwrite=overwrite, resume=resume)
-    ctr = None if data.negatives is None else CTREvaluator(data, split)
-
-    def validate(m: Recommender) -> dict[str, float]:
-        valid = evaluator.evaluate(m, "valid", candidates=split.candidates("valid")).metrics
-        return valid | ({} if ctr is None else ctr.validate(m))
-
-    trainer = Trainer(
-        validate=validate,
-        metric=config.valid_metric, patience=config.patience, eval_every=config.eval_every,
-        folder=folder, show_progress=show_progress, backend=backend,
-    )
-    trained = trainer.fit(model, split.train(data), resume=resume)
-    parts = evaluate_run(model, data, split, evaluator, ctr, show_progress=show_progress)
+    if tracker is not None:
+        tracker.start(folder.name if folder is not None else f"{config.model}-{config.dataset}",
+                      config.model_dump(mode="json"), folder)
+    trained = train(model, prepared, config, folder=folder, show_progress=show_progress, resume=resume,
+                    backend=backend, callbacks=() if tracker is None else (tracker,))
+    parts = evaluate_run(model, prepared.data, prepared.split, prepared.evaluator, prepared.ctr,
+                         show_progress=show_progress)
     result = RunResult(
-        config=config, model=model, split=split, valid=parts["valid"], test=parts["test"],
+        config=config, model=model, split=prepared.split, valid=parts["valid"], test=parts["test"],
         train=trained, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        data_fingerprint=data.fingerprint(), data=data,
+        data_fingerprint=prepared.data.fingerprint(), data=prepared.data,
         test_all_items=parts["test_all_items"].metrics if "test_all_items" in parts else None,
     )
     if folder is not None:
         result.save(folder)
         Checkpointer.discard(folder)
+    if tracker is not None:
+        tracker.finish({part: r.metrics for part, r in parts.items()}, folder)
     return result
 
 

@@ -1,8 +1,10 @@
-"""What values a component's parameters may take, declared beside them and checked before anything runs.
+"""What values a component's parameters may take, and where a search should look, declared beside them.
 
-Each model (any ``Estimator``) declares ``constraints = {"dim": Interval(1, integer=True), ...}``; a
-subclass's declarations add to and override its bases'. ``check`` raises one ``ConfigError`` that names the
-parameter, the value and the range, so ``--set dim=-5`` fails at once instead of deep inside torch.
+Each model (any ``Estimator``) declares ``constraints = {"dim": Interval(1, integer=True), ...}``, checked
+before anything runs (``check`` raises one ``ConfigError`` naming the parameter, the value and the range, so
+``--set dim=-5`` fails at once instead of deep inside torch), and ``search_space = {"lr": Float(1e-4, 1e-2,
+log=True), ...}``, the default space of a hyper-parameter search (as PyKEEN's ``hpo_default``). A subclass's
+declarations add to and override its bases'. ``parse_space`` reads a space from the command line or a file.
 """
 
 from __future__ import annotations
@@ -165,11 +167,89 @@ def split_numbers(value: Any) -> list[float]:
     raise TypeError(f"not numbers: {value!r}")
 
 
-def merged(classes: Iterable[type]) -> dict[str, Constraint]:
-    """The ``constraints`` of ``classes`` (an MRO, most derived first), later bases overridden by earlier ones."""
-    out: dict[str, Constraint] = {}
+# --- search spaces -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Float:
+    """A real parameter drawn from ``[low, high]`` (on a log scale with ``log``)."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def __str__(self) -> str:
+        return f"float:{self.low:g}:{self.high:g}" + (":log" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer parameter drawn from ``[low, high]`` (on a log scale with ``log``)."""
+
+    low: int
+    high: int
+    log: bool = False
+
+    def __str__(self) -> str:
+        return f"int:{self.low}:{self.high}" + (":log" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few values."""
+
+    values: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        return "choice:" + ",".join(map(str, self.values))
+
+
+Dimension = Float | Int | Choice
+
+
+def parse_dimension(name: str, spec: Any) -> Dimension:
+    """``"float:1e-4:1e-2:log"``, ``"int:1:4"``, ``"choice:32,64,128"`` (or a YAML mapping ``{low, high, log}``
+    / ``{choices: [...]}``) → a dimension; a bad one is a ``ConfigError`` naming the parameter."""
+    import yaml
+
+    try:
+        if isinstance(spec, dict):
+            if "choices" in spec:
+                return Choice(tuple(spec["choices"]))
+            integer = isinstance(spec["low"], int) and isinstance(spec["high"], int) and not spec.get("float")
+            kind = Int if integer else Float
+            return kind(spec["low"], spec["high"], bool(spec.get("log", False)))
+        kind, _, rest = str(spec).partition(":")
+        if kind == "choice":
+            return Choice(tuple(yaml.safe_load(v.strip()) for v in rest.split(",") if v.strip()))
+        parts = rest.split(":")
+        log = len(parts) == 3 and parts[2] == "log"
+        if kind in ("float", "int") and len(parts) in (2, 3) and (len(parts) == 2 or log):
+            low, high = (float(parts[0]), float(parts[1])) if kind == "float" else (int(parts[0]), int(parts[1]))
+            if low < high and (not log or low > 0):
+                return Float(low, high, log) if kind == "float" else Int(int(low), int(high), log)
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise ConfigError(f"search space of {name}: cannot read {spec!r}; write float:LOW:HIGH[:log], int:LOW:HIGH[:log] "
+                      "or choice:A,B,C (LOW < HIGH, LOW > 0 on a log scale)")
+
+
+def parse_space(specs: Iterable[str] | dict[str, Any]) -> dict[str, Dimension]:
+    """``["lr=float:1e-4:1e-2:log", "layers=int:1:4"]`` or a mapping of name → spec → dimensions."""
+    if isinstance(specs, dict):
+        return {str(k): parse_dimension(str(k), v) for k, v in specs.items()}
+    out = {}
+    for pair in specs:
+        name, eq, spec = pair.partition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--space expects name=spec (lr=float:1e-4:1e-2:log), got {pair!r}")
+        out[name.strip()] = parse_dimension(name.strip(), spec.strip())
+    return out
+
+
+def merged(classes: Iterable[type], attribute: str = "constraints") -> dict[str, Any]:
+    """The ``attribute`` dicts of ``classes`` (an MRO, most derived first), later bases overridden by earlier ones."""
+    out: dict[str, Any] = {}
     for cls in reversed(list(classes)):
-        out.update(vars(cls).get("constraints", {}))
+        out.update(vars(cls).get(attribute, {}))
     return out
 
 

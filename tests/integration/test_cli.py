@@ -70,7 +70,8 @@ def test_item16_models_and_help_at_80_columns() -> None:
     assert result.exit_code == 0, result.output
     for name in ("source_dropout", "history_dropout", "temperature", "text_template"):
         assert name in result.output
-    assert "0.3" in result.output and "a finite number > 0" in result.output
+    assert "0.3" in result.output and "a finite number" in result.output and "float:0.05:1:log" in result.output
+    assert "id,kg,text" in result.output and "<Source" not in result.output
     listing = runner.invoke(app, ["models"], env={"COLUMNS": "80"}).output
     assert "source_dropout=0.1" in listing.replace("\n", "").replace("│", "").replace(" ", "") or \
         "source_dropout=0.1" in listing

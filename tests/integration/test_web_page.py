@@ -4,8 +4,6 @@ A screenshot is kept in ``$KNOWREC_ARTIFACTS`` (default ``test-artifacts/``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -16,14 +14,11 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import make_tiny
+from conftest import CHROMIUM_FLAGS, artifacts_dir, chromium_path, make_tiny
 from knowrec.explain import Explainer
 from knowrec.models import Recommender
 from knowrec.serve import LiveState, RecommenderService
 from knowrec.serve.app import create_app
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
@@ -49,10 +44,7 @@ def server(tiny_hybrid_dir: Path, tmp_path: Path) -> Iterator[str]:
 
 
 def test_click_through_the_page(server: str) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed (apt-get install chromium; .ci/run installs it)"
-    artifacts = Path(os.environ.get("KNOWREC_ARTIFACTS", "test-artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+    chromium, artifacts = chromium_path(), artifacts_dir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from knowrec.cli import data as data_cli
 from knowrec.cli import kg as kg_cli
 from knowrec.cli import state as state_cli
 from knowrec.cli._common import console, friendly_errors, p_value, setup_logging, table
+from knowrec.cli.tune import tune_cmd
 
 app = typer.Typer(
     help="knowrec: knowledge-enhanced recommendation — train, evaluate, recommend.",
@@ -20,6 +22,7 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 app.add_typer(kg_cli.app, name="kg")
 app.add_typer(state_cli.app, name="state")
+app.command("tune")(tune_cmd)
 
 
 def _version(value: bool) -> None:
@@ -48,21 +51,30 @@ def models_cmd(
 
     if name is not None:
         cls = MODELS.get(name) if name in MODELS or name not in KGE_MODELS else KGE_MODELS.get(name)
-        defaults, constraints = cls.param_defaults(), cls.param_constraints()
-        console.print(table(f"{cls.name}: {_summary(cls)}", ["parameter", "default", "valid values"],
-                            ((p, repr(defaults[p]), constraints[p].describe() if p in constraints else "")
-                             for p in cls.param_names())))
+        defaults, constraints, space = cls.param_defaults(), cls.param_constraints(), cls.param_space()
+        console.print(table(f"{cls.name}: {_summary(cls)}", ["parameter", "default", "valid values", "tuned over"],
+                            ((p, _default(defaults[p]), constraints[p].describe() if p in constraints else "",
+                              str(space.get(p, ""))) for p in cls.param_names())))
         console.print(f"requires: {', '.join(sorted(getattr(cls, 'requires', ()))) or 'interactions'}")
         console.print(f"citation: {cls.citation}", highlight=False)
         return
     rows = [(n, _summary(cls), ", ".join(sorted(cls.requires)) or "interactions",
-             ", ".join(f"{p}={v!r}" for p, v in cls.param_defaults().items())) for n, cls in MODELS]
+             ", ".join(f"{p}={_default(v)}" for p, v in cls.param_defaults().items())) for n, cls in MODELS]
     console.print(table("Recommenders (knowrec train --model …)", ["model", "description", "requires", "parameters"],
                         rows))
-    rows = [(n, _summary(cls), ", ".join(f"{p}={v!r}" for p, v in cls.param_defaults().items()))
+    rows = [(n, _summary(cls), ", ".join(f"{p}={_default(v)}" for p, v in cls.param_defaults().items()))
             for n, cls in KGE_MODELS]
     console.print(table("KG embeddings (knowrec kg embed --model …)", ["model", "description", "parameters"], rows))
     console.print("knowrec models NAME shows one model's parameters with their valid values and its citation.")
+
+
+def _default(value: object) -> str:
+    """A default as one would write it in --set: gate, id,kg,text, 0.3, '' for an empty string."""
+    if isinstance(value, str) and isinstance(value, Enum):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return ",".join(_default(v) for v in value) or "''"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _summary(cls: type) -> str:
@@ -97,15 +109,20 @@ def train_cmd(
     overwrite: Annotated[bool, typer.Option(help="Replace a finished run in --out.")] = False,
     fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint in --out and start over.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    tracker: Annotated[str, typer.Option(help="Record the run in tensorboard (RUN/tensorboard), mlflow or none.")]
+    = "none",
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: local mlruns/).")] = None,
 ) -> None:
     """Train a model with early stopping, evaluate it on validation and test, and save the run."""
     from knowrec.config import RunConfig
     from knowrec.experiment import pipeline
+    from knowrec.train.tracking import make_tracker
 
     direct = {k: v for k, v in {"dataset": dataset, "model": model, "split": split, "seed": seed,
                                 "threads": threads}.items() if v is not None}
     cfg = RunConfig.resolve(file=config, settings=direct, overrides=set_ or [])
-    result = pipeline(cfg, out=out, show_progress=not quiet, resume=not fresh, overwrite=overwrite)
+    result = pipeline(cfg, out=out, show_progress=not quiet, resume=not fresh, overwrite=overwrite,
+                      tracker=make_tracker(tracker, tracking_uri=tracking_uri))
     m = result.metrics()
     console.print(_metric_table(f"{cfg.model} on {cfg.dataset} ({cfg.split} split, seed {cfg.seed})",
                                 {part: m[part] for part in ("valid", "test", "test_all_items") if part in m}))
@@ -235,6 +252,22 @@ def compare_cmd(
         ((r.metric, r.mean_a, r.mean_b, r.diff, p_value(r.p_ttest), p_value(r.p_wilcoxon),
           "*" if r.p_ttest < 0.05 else "") for r in rows),
     ))
+
+
+@app.command("report")
+@friendly_errors
+def report_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Run folders (knowrec train --out) and tune folders.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+    title: Annotated[str, typer.Option(help="The page's title.")] = "knowrec report",
+    metric: Annotated[str, typer.Option(help="The metric compared across runs.")] = "ndcg@10",
+) -> None:
+    """One self-contained HTML page: metrics, curves, paired tests, beyond-accuracy, hybrid sources, cold start,
+    and for tune folders the optimisation history and parameter importances."""
+    from knowrec.report import build_report
+
+    written = build_report(paths, out, title=title, metric=metric)
+    console.print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB, opens without a network)")
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 def _numeric_col(name: str) -> bool:
     return name.lower() not in {"model", "item_id", "title", "name", "description", "field", "value", "metric",
                                 "source", "class", "requires", "dataset", "why", "reason", "example", "parameter",
-                                "default", "valid values", "citation", "parameters"}
+                                "default", "valid values", "citation", "parameters", "tuned over"}
 
 
 def p_value(p: float) -> str:

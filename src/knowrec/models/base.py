@@ -1,8 +1,8 @@
-"""The estimator contract (scikit-learn's rules: parameters stored by ``__init__``, their valid values declared
-beside them, learned state ending in ``_``; one save/load for every registered component) and the
+"""The estimator contract (scikit-learn's rules: parameters stored by ``__init__``, their valid values and search
+space declared beside them, learned state ending in ``_``; one save/load for every registered component) and the
 ``Recommender`` surface (implicit's: batch-first ``recommend``, ``similar_items``, ``score``).
 
-How gradient models train lives apart: ``knowrec.models.torch`` says what to train, ``knowrec.train`` how.
+How gradient models train lives apart: ``knowrec.models.gradient`` says what to train, ``knowrec.train`` how.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from knowrec._io import atomic_dir, read_json, write_json
 from knowrec._version import __version__
 from knowrec.data.dataset import Dataset
 from knowrec.errors import ConfigError, MissingInputError, NotFittedError, NotSupportedError, did_you_mean
-from knowrec.params import Constraint, merged
+from knowrec.params import Constraint, Dimension, merged
 from knowrec.registry import Registry
 from knowrec.train.callbacks import Callback
 
@@ -38,11 +38,19 @@ class Estimator:
     beside them, the values each may take (``constraints``, checked by ``check_params`` before fitting)."""
 
     constraints: ClassVar[dict[str, Constraint]] = {}
+    #: Where a hyper-parameter search looks by default (``knowrec tune``); parameters not named stay fixed.
+    search_space: ClassVar[dict[str, Dimension]] = {}
 
     @classmethod
     def param_constraints(cls) -> dict[str, Constraint]:
         """Each parameter's valid values, from this class and its bases."""
         return merged(cls.__mro__)
+
+    @classmethod
+    def param_space(cls) -> dict[str, Dimension]:
+        """The default search space, from this class and its bases (only this model's own parameters)."""
+        names = set(cls.param_names())
+        return {k: v for k, v in merged(cls.__mro__, "search_space").items() if k in names}
 
     def check_params(self) -> None:
         """Raise ``ConfigError`` naming the first parameter whose value is outside its declared range."""

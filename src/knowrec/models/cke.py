@@ -14,7 +14,7 @@ from knowrec.kg.prepare import clean, item_links
 from knowrec.models.base import MODELS
 from knowrec.models.bpr import BPR
 from knowrec.models.kge import transr_distance
-from knowrec.params import NON_NEGATIVE, Constraint
+from knowrec.params import NON_NEGATIVE, Constraint, Dimension, Float
 
 
 @MODELS.component("cke")
@@ -28,6 +28,7 @@ class CKE(BPR):
     requires = frozenset({"kg"})
     citation = "Zhang et al. Collaborative Knowledge Base Embedding for Recommender Systems. KDD 2016."
     constraints: ClassVar[dict[str, Constraint]] = {"kg_weight": NON_NEGATIVE}
+    search_space: ClassVar[dict[str, Dimension]] = {"kg_weight": Float(0.01, 10.0, log=True)}
 
     def __init__(self, *, dim: int = 64, kg_weight: float = 1.0, epochs: int = 300, batch_size: int = 2048,
                  lr: float = 1e-3, reg: float = 1e-2, neg: int = 1, loss: str = "bpr", seed: int = 2020) -> None:

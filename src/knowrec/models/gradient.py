@@ -11,7 +11,7 @@ import torch
 
 from knowrec.data.dataset import Dataset
 from knowrec.models.base import Estimator, FactorRecommender
-from knowrec.params import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Constraint
+from knowrec.params import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Constraint, Dimension, Float
 from knowrec.train.backend import Backend, resolve_backend
 from knowrec.train.callbacks import Callback
 
@@ -28,6 +28,8 @@ class TorchModel(Estimator):
         "dim": POSITIVE_INT, "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE,
         "reg": NON_NEGATIVE, "seed": NON_NEGATIVE_INT,
     }
+    search_space: ClassVar[dict[str, Dimension]] = {"lr": Float(1e-4, 1e-2, log=True),
+                                                    "reg": Float(1e-6, 1e-1, log=True)}
 
     def __init__(self, *, dim: int = 64, epochs: int = 300, batch_size: int = 2048, lr: float = 1e-3,
                  reg: float = 1e-4, seed: int = 2020) -> None:

@@ -11,7 +11,7 @@ import torch
 
 from knowrec.data.dataset import Dataset
 from knowrec.models.base import MODELS, Recommender
-from knowrec.params import NON_NEGATIVE, POSITIVE_INT, Constraint
+from knowrec.params import NON_NEGATIVE, POSITIVE_INT, Constraint, Dimension, Float, Int
 from knowrec.train.callbacks import Callback
 
 
@@ -21,6 +21,7 @@ class ItemKNN(Recommender):
 
     citation = "Sarwar et al. Item-based collaborative filtering recommendation algorithms. WWW 2001."
     constraints: ClassVar[dict[str, Constraint]] = {"k": POSITIVE_INT, "shrink": NON_NEGATIVE}
+    search_space: ClassVar[dict[str, Dimension]] = {"k": Int(10, 1000, log=True), "shrink": Float(0.0, 100.0)}
 
     def __init__(self, *, k: int = 100, shrink: float = 0.0) -> None:
         self.k = k

@@ -20,7 +20,7 @@ from knowrec.data.dataset import Dataset
 from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_links, shared_tails
 from knowrec.models.base import MODELS
 from knowrec.models.lightgcn import LightGCN
-from knowrec.params import NON_NEGATIVE_INT, Constraint
+from knowrec.params import NON_NEGATIVE_INT, Constraint, Dimension, Int
 
 
 def segment_softmax(scores: torch.Tensor, segments: torch.Tensor, n_segments: int) -> torch.Tensor:
@@ -40,6 +40,7 @@ class KGNet(LightGCN):
     citation = ("knowrec's own network, after Wang et al. KGAT (KDD 2019), Wang et al. KGIN (WWW 2021) and "
                 "He et al. LightGCN (SIGIR 2020).")
     constraints: ClassVar[dict[str, Constraint]] = {"kg_layers": NON_NEGATIVE_INT, "max_degree": NON_NEGATIVE_INT}
+    search_space: ClassVar[dict[str, Dimension]] = {"kg_layers": Int(1, 3), "max_degree": Int(8, 64, log=True)}
 
     def __init__(self, *, dim: int = 64, layers: int = 3, kg_layers: int = 1, max_degree: int = 16,
                  epochs: int = 300, batch_size: int = 4096, lr: float = 5e-3, reg: float = 1e-3, neg: int = 4,

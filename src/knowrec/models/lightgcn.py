@@ -12,7 +12,7 @@ from torch import nn
 from knowrec.data.dataset import Dataset
 from knowrec.models.base import MODELS
 from knowrec.models.bpr import BPR
-from knowrec.params import NON_NEGATIVE_INT, Constraint
+from knowrec.params import NON_NEGATIVE_INT, Constraint, Dimension, Int
 
 
 def normalized_adjacency(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> torch.Tensor:
@@ -56,6 +56,7 @@ class LightGCN(BPR):
 
     citation = "He et al. LightGCN: Simplifying and Powering Graph Convolution Network for Recommendation. SIGIR 2020."
     constraints: ClassVar[dict[str, Constraint]] = {"layers": NON_NEGATIVE_INT}
+    search_space: ClassVar[dict[str, Dimension]] = {"layers": Int(1, 4), "neg": Int(1, 8)}
 
     def __init__(self, *, dim: int = 64, layers: int = 2, epochs: int = 300, batch_size: int = 4096,
                  lr: float = 5e-3, reg: float = 1e-3, neg: int = 4, loss: str = "bpr", seed: int = 2020) -> None:

@@ -25,6 +25,7 @@ from knowrec.models.hybrid.network import HybridNet
 from knowrec.models.hybrid.options import (
     ALL_SOURCES,
     CONSTRAINTS,
+    SEARCH_SPACE,
     Aggregation,
     Fusion,
     SoftmaxLoss,
@@ -33,7 +34,7 @@ from knowrec.models.hybrid.options import (
     parse_sources,
 )
 from knowrec.models.lightgcn import SpMM, sparse_csr
-from knowrec.params import Constraint
+from knowrec.params import Constraint, Dimension
 from knowrec.text import DEFAULT_TEXT_MODEL
 from knowrec.text.finetune import FineTune, embed, save_lm, trainable_lm
 
@@ -54,6 +55,7 @@ class Hybrid(TorchRecommender, ColdStart):
     citation = ("knowrec's own model; the softmax and logQ correction follow Covington et al. (RecSys 2016) and "
                 "Yi et al. (RecSys 2019), source dropout follows Volkovs et al. DropoutNet (NeurIPS 2017).")
     constraints: ClassVar[dict[str, Constraint]] = CONSTRAINTS
+    search_space: ClassVar[dict[str, Dimension]] = SEARCH_SPACE
 
     def __init__(self, *, dim: int = 64, sources: str | Sequence[Source] = ALL_SOURCES,
                  fusion: Fusion | str = Fusion.GATE, weights: str | Sequence[float] = (),

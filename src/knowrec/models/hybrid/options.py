@@ -15,7 +15,9 @@ from knowrec.params import (
     POSITIVE_INT,
     RATE,
     Constraint,
+    Dimension,
     Flag,
+    Float,
     Numbers,
     OneOf,
     SubsetOf,
@@ -65,6 +67,12 @@ CONSTRAINTS: dict[str, Constraint] = {
     "temperature": POSITIVE, "lm_lr": POSITIVE, "n_samples": POSITIVE_INT, "lm_batch": POSITIVE_INT,
     "max_degree": NON_NEGATIVE_INT, "user_text": Flag(), "cosine": Flag(),
     "text_model": Text(required=True), "text_template": Text(),
+}
+
+
+SEARCH_SPACE: dict[str, Dimension] = {
+    "temperature": Float(0.05, 1.0, log=True), "dropout": Float(0.0, 0.5), "source_dropout": Float(0.0, 0.5),
+    "lr": Float(1e-4, 1e-2, log=True), "reg": Float(1e-6, 1e-1, log=True),
 }
 
 
