@@ -46,7 +46,7 @@ def tune_cmd(
     from knowrec.errors import ConfigError
     from knowrec.params import parse_space
     from knowrec.train.tracking import make_tracker
-    from knowrec.tune import best_trials, tune
+    from knowrec.tune import best_trials, format_param, tune
 
     direct = {k: v for k, v in {"dataset": dataset, "model": model, "seed": seed}.items() if v is not None}
     cfg = RunConfig.resolve(file=config, settings=direct, overrides=set_ or [])
@@ -69,8 +69,8 @@ def tune_cmd(
     names = list(result.best_params)
     console.print(table(f"Best trials of {result.study.study_name} ({cfg.model} on {cfg.dataset}, validation {metric})",
                         ["trial", f"valid {metric}", *names, "best epoch"],
-                        ((t.number, t.value, *(_shown(t.params.get(n)) for n in names), t.user_attrs.get("best_epoch"))
-                         for t in best_trials(result.study))))
+                        ((t.number, t.value, *(format_param(t.params.get(n)) for n in names),
+                          t.user_attrs.get("best_epoch")) for t in best_trials(result.study))))
     console.print(f"best: trial {result.best_number}, valid {metric} {result.best_value:.4f}; config in "
                   f"{out / 'best.yaml'}")
     if result.best_run is not None:
@@ -80,8 +80,3 @@ def tune_cmd(
     else:
         console.print("the study has not got all its trials yet: the best configuration is not tested; run again "
                       "to go on")
-
-
-def _shown(value: object) -> object:
-    """Search values as people write them: 0.000357 and 5.2e-05, not 0.0004 and 0.0000."""
-    return f"{value:.3g}" if isinstance(value, float) else value

@@ -23,7 +23,7 @@ from knowrec._version import __version__
 from knowrec.errors import ConfigError, MissingDependencyError
 from knowrec.evaluate import compare_per_user
 from knowrec.results import RunResult, load_per_user
-from knowrec.tune.study import TUNE_FILE
+from knowrec.tune.study import TUNE_FILE, format_param
 
 METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20", "mrr@10", "auc", "f1")
 BEYOND = ("coverage@10", "diversity@10", "novelty@10")
@@ -302,8 +302,8 @@ def _tune_section(page: Page, go: Any, folder: Path) -> None:
     rows = sorted(done, key=lambda t: -t.value)[:10]
     names = sorted({n for t in rows for n in t.params})
     body.append(table(["trial", f"valid {metric}", *names, "best epoch"],
-                      [(t.number, t.value, *(_shown(t.params.get(n)) for n in names), t.user_attrs.get("best_epoch"))
-                       for t in rows]))
+                      [(t.number, t.value, *(format_param(t.params.get(n)) for n in names),
+                        t.user_attrs.get("best_epoch")) for t in rows]))
     best = folder / "best" / RunResult.METRICS
     lead = (f"{settings['config']['model']} on {Path(str(settings['config']['dataset'])).name}: {len(study.trials)} "
             f"trials ({len(done)} complete, {sum(t.state.name == 'PRUNED' for t in study.trials)} pruned), the "
@@ -312,10 +312,6 @@ def _tune_section(page: Page, go: Any, folder: Path) -> None:
         test = read_json(best)["test"]
         lead += f"; the best configuration scored {test.get(metric, float('nan')):.4f} on the test part, read once"
     page.sections.append(Section(f"tune-{folder.name}", f"Tuning: {folder.name}", lead + ".", body))
-
-
-def _shown(value: Any) -> Any:
-    return f"{value:.3g}" if isinstance(value, float) else value
 
 
 CSS = """

@@ -151,7 +151,7 @@ def tune(config: RunConfig, out: str | Path, *, trials: int = 50, space: Mapping
         return float(result.best_score)
 
     def report(study: Any, trial: Any) -> None:
-        shown = " ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+        shown = " ".join(f"{k}={format_param(v)}" for k, v in trial.params.items())
         value = "" if trial.value is None else f"{config.valid_metric} {trial.value:.4f}"
         try:
             best = f" · best {study.best_value:.4f} (trial {study.best_trial.number})"
@@ -273,8 +273,9 @@ def _write_trials(study: Any, path: Path) -> None:
         pd.DataFrame(_rows(study)).to_csv(tmp, index=False)
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+def format_param(value: Any) -> Any:
+    """A searched value as people write it: 0.000357 and 5.2e-05, not 0.0004 and 0.0000."""
+    return f"{value:.3g}" if isinstance(value, float) else value
 
 
 def best_trials(study: Any, n: int = 5) -> Sequence[Any]:
