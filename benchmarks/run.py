@@ -2,14 +2,16 @@
 
 Each model trains in its own process (``knowrec train``), so time and peak memory are its own.
 
-    python benchmarks/run.py --dataset ml-100k --models pop,itemknn,bpr,lightgcn,kgnet
-    python benchmarks/run.py --dataset book-crossing-kg --models pop,bpr,lightgcn,kgnet \
-        --set split=rows --set "ratios=[0.6,0.2,0.2]" --set valid_metric=auc    # RippleNet's CTR protocol
-    python benchmarks/run.py --dataset ml-100k --name ml-100k-ablation --models lightgcn,hybrid \
-        --run "id=hybrid sources=id" --run "id+kg=hybrid sources=id,kg"    # labelled variants: ablations
+    python benchmarks/run.py --dataset ml-100k --models pop,itemknn,bpr,lightgcn,ease,kgnet,kease,hybrid
+    python benchmarks/run.py --dataset ml-100k --name ml-100k-ablation --models ease,lightgcn \
+        --run "kg=kease sources=kg" --run "id+kg=kease sources=id,kg"     # labelled variants: ablations
+    python benchmarks/run.py --dataset ml-100k --name ml-100k-cold-item --set split=cold-item \
+        --models constant,random,content,kease --seeds 2020,2021,2022     # mean ± sd over cold splits
+    python benchmarks/run.py … --peers      # add implicit ALS and LightFM from benchmarks/peers.py (same name)
 
 Every row gets a paired t-test p-value of its per-user test NDCG@10 against the best row and against
-``--reference`` (the best baseline, say). On a cold-item split the table also shows the ranking over all items.
+``--reference`` (the best knowledge-free row, say); over several seeds the largest p of the seeds is shown. On a
+cold-item split the table also shows the ranking over all items. Rows marked ``knowledge`` use the KG or text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -29,8 +32,10 @@ from knowrec._io import save_figure, write_json
 from knowrec.evaluate import compare_per_user
 from knowrec.results import load_per_user
 
-COLUMNS = ("ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10", "ndcg@20", "recall@20", "coverage@10",
-           "novelty@10", "auc", "f1")
+RESULTS = Path(__file__).parent / "results"
+COLUMNS = ("ndcg@10", "recall@10", "hit@10", "ndcg@20", "recall@20", "coverage@10", "diversity@10", "auc", "f1")
+#: Models whose scores read the KG or item text (a hybrid or EASE with ``sources=id`` reads neither).
+KNOWLEDGE = {"kgnet", "cke", "content", "hybrid", "kease"}
 
 
 def parse_run(spec: str) -> tuple[str, str, list[str]]:
@@ -38,6 +43,13 @@ def parse_run(spec: str) -> tuple[str, str, list[str]]:
     head, *settings = spec.split()
     label, _, model = head.partition("=")
     return label, model or label, [f"--set={kv}" for kv in settings]
+
+
+def uses_knowledge(model: str, settings: list[str]) -> bool:
+    sources = next((kv.split("=", 2)[2] for kv in settings if kv.startswith("--set=sources=")), None)
+    if sources is not None:
+        return sources.replace(" ", "") != "id"
+    return model in KNOWLEDGE
 
 
 def train(dataset: str, model: str, out: Path, extra: list[str]) -> dict:
@@ -50,85 +62,143 @@ def train(dataset: str, model: str, out: Path, extra: list[str]) -> dict:
     return metrics
 
 
+def peer_rows(name: str, seed: int) -> dict[str, dict]:
+    """Rows of ``benchmarks/peers.py`` for this benchmark name and seed (none if it was not run)."""
+    path = RESULTS / f"{name}-peers.json"
+    if not path.is_file():
+        return {}
+    found = json.loads(path.read_text())["seeds"].get(str(seed), {})
+    return {f"peer:{key}": {**row, "peer": True, "time_to_best_seconds": row["fit_seconds"],
+                            "train_seconds": row["grid_seconds"], "epochs_run": 1, "best_epoch": "–",
+                            "peak_rss_mb": float("nan"), "settings": [json.dumps(row["params"])]}
+            for key, row in found.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="ml-100k")
-    parser.add_argument("--models", default="pop,itemknn,bpr,lightgcn,kgnet")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--models", default="pop,itemknn,bpr,lightgcn,ease,kgnet")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--run", action="append", default=[],
                         help='a labelled variant: "label=model key=value ..." (repeatable)')
-    parser.add_argument("--set", action="append", default=[], help="key=value passed to every run (e.g. seed=1)")
-    parser.add_argument("--reference", help="the row every other is tested against as well (default: none)")
+    parser.add_argument("--set", action="append", default=[], help="key=value passed to every run (e.g. split=loo)")
+    parser.add_argument("--seeds", default="2020", help="seeds, comma-separated: each a split of its own")
+    parser.add_argument("--reference", help="the row every other is tested against as well (default: the best "
+                        "knowledge-free row)")
+    parser.add_argument("--peers", action="store_true", help="add the rows of benchmarks/peers.py (same --name)")
     parser.add_argument("--name", help="result file name (default: the dataset)")
     args = parser.parse_args()
 
     name = args.name or args.dataset
-    runs_dir = args.out / "runs" / name
+    seeds = [int(s) for s in args.seeds.split(",")]
     specs = [parse_run(m) for m in args.models.split(",") if m] + [parse_run(r) for r in args.run]
-    rows = {}
-    for label, model, settings in specs:
-        print(f"training {label} on {args.dataset} …", flush=True)
-        rows[label] = train(args.dataset, model, runs_dir / label, [*settings, *(f"--set={kv}" for kv in args.set)])
-        rows[label]["settings"] = [kv.removeprefix("--set=") for kv in settings]
-    best = max(rows, key=lambda m: rows[m]["test"]["ndcg@10"])
-    per_user = {m: load_per_user(runs_dir / m, "test") for m in rows}
-    for m in rows:
-        for key, other in (("p_vs_best_ndcg@10", best), ("p_vs_reference_ndcg@10", args.reference)):
-            if other is not None and other != m:
-                cmp = {c.metric: c for c in compare_per_user(per_user[other], per_user[m])}
-                rows[m][key] = cmp["ndcg@10"].p_ttest
-            else:
-                rows[m][key] = None
+    by_seed: dict[int, dict[str, dict]] = {}
+    folders: dict[int, dict[str, Path]] = {}
+    for seed in seeds:
+        runs_dir = args.out / "runs" / name / (f"seed-{seed}" if len(seeds) > 1 else "")
+        rows, where = by_seed.setdefault(seed, {}), folders.setdefault(seed, {})
+        for label, model, settings in specs:
+            print(f"training {label} on {args.dataset} (seed {seed}) …", flush=True)
+            extra = [*settings, *(f"--set={kv}" for kv in args.set), f"--seed={seed}"]
+            rows[label] = train(args.dataset, model, runs_dir / label, extra)
+            rows[label]["settings"] = [kv.removeprefix("--set=") for kv in settings]
+            rows[label]["knowledge"] = uses_knowledge(model, settings)
+            where[label] = runs_dir / label
+        if args.peers:
+            for label, row in peer_rows(name, seed).items():
+                rows[label] = {**row, "knowledge": "lightfm" in label}
+                where[label] = RESULTS / row["run"]
+        add_p_values(rows, where, args.reference)
 
-    config = json.loads((runs_dir / best / "config.json").read_text())
-    protocol = (f"{config['split']} split {config['ratios']}, seed {config['seed']}, full ranking, "
+    first = by_seed[seeds[0]]
+    best = max(first, key=lambda m: mean_of(by_seed, m, "test", "ndcg@10"))
+    config = json.loads((folders[seeds[0]][next(iter(s[0] for s in specs))] / "config.json").read_text())
+    seeds_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean ± sd over seeds {', '.join(map(str, seeds))}"
+    protocol = (f"{config['split']} split {config['ratios']}, {seeds_text}, full ranking, ties broken at random, "
                 f"early stopping on {config['valid_metric']}")
-    columns = [c for c in COLUMNS if c in rows[best]["test"]]
-    all_items = [c for c in ("ndcg@10", "recall@20") if "test_all_items" in rows[best]]
+    columns = [c for c in COLUMNS if c in first[best]["test"]]
+    all_items = [c for c in ("ndcg@10", "recall@20") if "test_all_items" in first[best]]
     title = f"{args.dataset}: {protocol} — test set" + (" (cold items ranked among cold items)" if all_items else "")
     table = Table(title=title, title_justify="left")
-    reference = [f"p vs {args.reference}"] if args.reference else []
-    for col in ("model", *columns, *(f"all items {c}" for c in all_items), "p vs best", *reference, "best epoch",
+    for col in ("model", "K", *columns, *(f"all items {c}" for c in all_items), "p vs best", "p vs reference",
                 "s to best", "s/epoch", "peak MB"):
         table.add_column(col, justify="left" if col == "model" else "right")
-    for m, r in rows.items():
+    for m, r in first.items():
         s_epoch = r["train_seconds"] / max(r["epochs_run"], 1)
-        p_values = [r["p_vs_best_ndcg@10"]] + ([r["p_vs_reference_ndcg@10"]] if args.reference else [])
-        table.add_row(m, *(f"{r['test'][c]:.4f}" for c in columns),
-                      *(f"{r['test_all_items'][c]:.4f}" for c in all_items),
-                      *("–" if p is None else f"{p:.3g}" for p in p_values),
-                      str(r["best_epoch"]), f"{r['time_to_best_seconds']:.1f}", f"{s_epoch:.3f}",
-                      f"{r['peak_rss_mb']:.0f}")
-    Console(width=200).print(table)
+        table.add_row(m, "✓" if r.get("knowledge") else "",
+                      *(cell(by_seed, m, "test", c) for c in columns),
+                      *(cell(by_seed, m, "test_all_items", c) for c in all_items),
+                      *(p_cell(by_seed, m, key) for key in ("p_vs_best_ndcg@10", "p_vs_reference_ndcg@10")),
+                      f"{np.mean([by_seed[s][m]['time_to_best_seconds'] for s in seeds]):.1f}", f"{s_epoch:.3f}",
+                      "–" if r["peak_rss_mb"] != r["peak_rss_mb"] else f"{r['peak_rss_mb']:.0f}")
+    Console(width=220).print(table)
 
-    result = {"dataset": args.dataset, "protocol": protocol, "threads": config["threads"],
-              "cpu_count": os.cpu_count(), "runs": rows}
+    result = {"dataset": args.dataset, "protocol": protocol, "threads": config["threads"], "seeds": seeds,
+              "cpu_count": os.cpu_count(), "runs": first,
+              "by_seed": {str(s): rows for s, rows in by_seed.items()} if len(seeds) > 1 else None}
     write_json(args.out / f"{name}.json", result)
-    plot(rows, args.out / f"{name}.png", name)
+    plot(by_seed, args.out / f"{name}.png", name)
     print(f"wrote {args.out / (name + '.json')} and {args.out / (name + '.png')}")
 
 
-def plot(rows: dict, path: Path, dataset: str) -> None:
+def add_p_values(rows: dict[str, dict], where: dict[str, Path], reference: str | None) -> None:
+    """Paired t-tests over users of test NDCG@10: each row against the best and against the reference (by
+    default the best row that uses no knowledge)."""
+    best = max(rows, key=lambda m: rows[m]["test"]["ndcg@10"])
+    plain = [m for m in rows if not rows[m].get("knowledge") and not m.startswith(("constant", "random"))]
+    reference = reference or (max(plain, key=lambda m: rows[m]["test"]["ndcg@10"]) if plain else None)
+    per_user = {m: load_per_user(where[m], "test") for m in rows}
+    for m in rows:
+        rows[m]["reference"] = reference
+        for key, other in (("p_vs_best_ndcg@10", best), ("p_vs_reference_ndcg@10", reference)):
+            rows[m][key] = None
+            if other is not None and other != m:
+                cmp = {c.metric: c for c in compare_per_user(per_user[other], per_user[m])}
+                rows[m][key] = cmp["ndcg@10"].p_ttest
+
+
+def mean_of(by_seed: dict[int, dict[str, dict]], m: str, part: str, metric: str) -> float:
+    return float(np.mean([rows[m][part][metric] for rows in by_seed.values()]))
+
+
+def cell(by_seed: dict[int, dict[str, dict]], m: str, part: str, metric: str) -> str:
+    values = [rows[m][part][metric] for rows in by_seed.values() if metric in rows[m].get(part, {})]
+    if not values:
+        return "–"
+    return f"{values[0]:.4f}" if len(values) == 1 else f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+
+
+def p_cell(by_seed: dict[int, dict[str, dict]], m: str, key: str) -> str:
+    values = [rows[m][key] for rows in by_seed.values() if rows[m].get(key) is not None]
+    return "–" if not values else f"{max(values):.3g}"
+
+
+def plot(by_seed: dict[int, dict[str, dict]], path: Path, dataset: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    models = list(rows)
+    first = next(iter(by_seed.values()))
+    models = list(first)
     metrics = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
     x = np.arange(len(models))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 1.4]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(11, len(models) * 1.1), 4.5),
+                                  gridspec_kw={"width_ratios": [3, 1.4]})
     for i, metric in enumerate(metrics):
-        ax.bar(x + (i - 1.5) * 0.2, [rows[m]["test"][metric] for m in models], 0.2, label=metric)
-    ax.set_xticks(x, models)
+        means = [mean_of(by_seed, m, "test", metric) for m in models]
+        sds = [np.std([rows[m]["test"][metric] for rows in by_seed.values()]) for m in models]
+        ax.bar(x + (i - 1.5) * 0.2, means, 0.2, yerr=sds if len(by_seed) > 1 else None, label=metric)
+    ax.set_xticks(x, models, rotation=30, ha="right")
     ax.set_ylabel("test")
     ax.legend(ncols=2, fontsize=8)
     ax.set_title(f"Accuracy on {dataset}")
-    ax2.bar(x, [rows[m]["time_to_best_seconds"] for m in models], color="tab:grey")
-    ax2.set_xticks(x, models)
-    ax2.set_ylabel("seconds to best epoch (1 thread)")
+    ax2.bar(x, [np.mean([rows[m]["time_to_best_seconds"] for rows in by_seed.values()]) for m in models],
+            color="tab:grey")
+    ax2.set_xticks(x, models, rotation=30, ha="right")
+    ax2.set_ylabel("seconds to best (1 thread)")
     ax2.set_title("Training time")
+    fig.tight_layout()
     save_figure(fig, path)
 
 

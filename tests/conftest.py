@@ -64,7 +64,7 @@ def tiny_hybrid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from knowrec.models import Hybrid
 
     folder = tmp_path_factory.mktemp("tiny-hybrid") / "model"
-    Hybrid(epochs=25, batch_size=64, lr=0.02).fit(make_tiny(), show_progress=False).save(folder)
+    Hybrid(epochs=40, batch_size=64, lr=0.02).fit(make_tiny(), show_progress=False).save(folder)
     return folder
 
 

@@ -18,11 +18,13 @@ from knowrec._io import read_json, write_json
 from knowrec.config import RunConfig
 from knowrec.data.builtin import load_dataset
 from knowrec.data.dataset import Dataset
+from knowrec.data.exchange import open_split
 from knowrec.data.split import Split
 from knowrec.data.split import split as make_split
 from knowrec.errors import ConfigError, DataError
 from knowrec.evaluate.ctr import CTREvaluator
 from knowrec.evaluate.evaluator import EvalResult, Evaluator
+from knowrec.evaluate.external import load_scores
 from knowrec.models.base import MODELS, Recommender
 from knowrec.results import RunResult
 from knowrec.train import Backend, Callback, Checkpointer, Trainer, TrainResult
@@ -163,6 +165,22 @@ def evaluate_run(model: Recommender, data: Dataset, split: Split, evaluator: Eva
     if ctr is not None:
         for part, scores in ctr.evaluate(model).items():
             parts[part].metrics.update(scores)
+    return parts
+
+
+def evaluate_scores(split_folder: str | Path, scores: str | Path, *, ks: Sequence[int] = (10, 20),
+                    out: str | Path | None = None, name: str = "scores") -> dict[str, EvalResult]:
+    """Judge another library's scores on an exported split (``knowrec.data.exchange``) exactly as a run's model
+    is judged; with ``out``, write ``metrics.json`` and the per-user figures in a run folder's layout."""
+    data, split, manifest = open_split(split_folder)
+    parts = evaluate_run(load_scores(scores, data), data, split, Evaluator(data, split, ks=ks))
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        for part in ("valid", "test"):
+            parts[part].save_per_user(out / RunResult.PER_USER.format(part=part))
+        write_json(out / "metrics.json", {"name": name, "scores": str(scores), "split": manifest,
+                                          **{part: result.metrics for part, result in parts.items()}})
     return parts
 
 

@@ -15,7 +15,8 @@ from knowrec.models import MODELS, Recommender
 #: Small settings per model so each fits the tiny data in well under a second.
 FAST = {"bpr": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "lightgcn": {"epochs": 5, "batch_size": 64, "lr": 0.01},
         "kgnet": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "cke": {"epochs": 5, "batch_size": 64, "lr": 0.01},
-        "hybrid": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "pop": {}, "itemknn": {"k": 10}, "content": {}}
+        "hybrid": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "pop": {}, "itemknn": {"k": 10}, "content": {},
+        "ease": {}, "kease": {"text_neighbours": 5}, "constant": {}, "random": {}}
 
 
 def test_every_model_has_a_case_and_citation() -> None:

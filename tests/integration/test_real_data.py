@@ -97,7 +97,22 @@ def test_book_crossing(data_dir: Path) -> None:
     data = load_dataset("book-crossing-kg")
     assert (data.n_users, data.n_items, data.n_interactions) == (17_860, 14_967, 69_873)
     assert len(data.negatives) == 69_873 and data.kg.n_triples == 151_500
-    assert data.item_ids[0] == "0002005018"  # ISBN restored from RippleNet's index
+    assert data.item_index("0002005018") >= 0  # ISBN restored from RippleNet's index
+
+
+def test_amazon_scientific(data_dir: Path) -> None:
+    """The counts of ../shared/data/README.md: the category path split on a comma not followed by a space."""
+    data = load_dataset("amazon-scientific")
+    assert (data.n_users, data.n_items, data.n_interactions) == (8317, 4344, 58_492)
+    kg = data.kg
+    relation = kg.relation_ids[kg.relations]
+    assert (relation == "categories").sum() == 17_402 and (relation == "brand").sum() == 4_332
+    assert len(np.unique(kg.tails[relation == "categories"])) == 917
+    assert len(np.unique(kg.tails[relation == "brand"])) == 1_546
+    assert "categories:Tapes, Adhesives & Sealants" in set(kg.entity_ids)
+    first = data.user_index("1")
+    seq = data.items[data.users == first][np.argsort(data.timestamps[data.users == first])]
+    assert list(data.item_ids[seq]) == ["9", "10", "11", "12", "6"]
 
 
 def test_ml1m_kg(data_dir: Path) -> None:

@@ -137,16 +137,32 @@ def train_cmd(
 @app.command("evaluate")
 @friendly_errors
 def evaluate_cmd(
-    run: Annotated[Path, typer.Argument(help="A run folder written by `knowrec train`.")],
-    ks: Annotated[str | None, typer.Option(help="Cut-offs, e.g. 5,10,20 (default: the run's).")] = None,
+    run: Annotated[Path, typer.Argument(help="A run folder written by `knowrec train`, or with --scores a split "
+                                        "folder written by `knowrec data split … --format knowrec`.")],
+    ks: Annotated[str | None, typer.Option(help="Cut-offs, e.g. 5,10,20 (default: the run's; 10,20).")] = None,
+    scores: Annotated[Path | None, typer.Option(help="Scores of another library on the exported split: .npy "
+                                                "matrix, .npz (users, scores) or .tsv top-k lists.")] = None,
+    out: Annotated[Path | None, typer.Option(help="With --scores: a folder for metrics.json and per-user "
+                                             "figures (the layout of a run folder, for `knowrec compare`).")] = None,
+    name: Annotated[str, typer.Option(help="With --scores: the name shown for these scores.")] = "scores",
 ) -> None:
-    """Re-evaluate a saved run's model on its split (same data, same split, fresh numbers)."""
-    from knowrec.experiment import open_run
+    """Re-evaluate a saved run's model on its split, or score another library's output with knowrec's metrics
+    (the same masks, tie-breaking and metric code as every knowrec model)."""
+    cutoffs = [int(k) for k in ks.split(",")] if ks else None
+    if scores is None:
+        from knowrec.experiment import open_run
 
-    opened = open_run(run)
-    parts = opened.evaluate([int(k) for k in ks.split(",")] if ks else None)
-    console.print(_metric_table(f"{opened.result.config.model} on {opened.result.config.dataset} ({run})",
-                                {part: result.metrics for part, result in parts.items()}))
+        opened = open_run(run)
+        parts = opened.evaluate(cutoffs)
+        title = f"{opened.result.config.model} on {opened.result.config.dataset} ({run})"
+    else:
+        from knowrec.experiment import evaluate_scores
+
+        parts = evaluate_scores(run, scores, ks=cutoffs or (10, 20), out=out, name=name)
+        title = f"{name} on {run}"
+    console.print(_metric_table(title, {part: result.metrics for part, result in parts.items()}))
+    if out is not None and scores is not None:
+        console.print(f"wrote {out / 'metrics.json'} and the per-user figures beside it")
 
 
 @app.command("recommend")

@@ -11,6 +11,7 @@ from knowrec.cli._common import console, friendly_errors, table
 from knowrec.data import DATASETS, export_recbole, import_dataset, load_dataset, split
 from knowrec.data.builtin import DATA_DIR_ENV
 from knowrec.data.download import cache_dir
+from knowrec.data.exchange import export_split
 from knowrec.data.split import SplitKind
 
 app = typer.Typer(help="List, inspect, import and split datasets.", no_args_is_help=True)
@@ -70,6 +71,8 @@ def import_cmd(
         list[str] | None, typer.Option(help="Item attribute to turn into a KG relation (repeatable).")
     ] = None,
     attr_sep: Annotated[str | None, typer.Option(help="Separator of multi-valued attributes, e.g. '|'.")] = None,
+    attr_pattern: Annotated[str | None, typer.Option(
+        help="A regular expression that separates multi-valued attributes instead, e.g. ',(?! )'.")] = None,
     kg: Annotated[Path | None, typer.Option(help="KG triples file.")] = None,
     kg_cols: Annotated[str, typer.Option(help="Head,relation,tail columns (names or positions).")] = "0,1,2",
     kg_header: Annotated[bool, typer.Option(help="The KG file has a header line.")] = False,
@@ -82,7 +85,7 @@ def import_cmd(
     data, report = import_dataset(
         interactions, user_col=user_col, item_col=item_col, weight_col=weight_col, time_col=time_col, sep=sep,
         encoding=encoding, header=not no_header, name=name, items=items, item_id_col=item_id_col,
-        text_cols=text_col or (), attr_cols=attr_col or (), attr_sep=attr_sep, kg=kg,
+        text_cols=text_col or (), attr_cols=attr_col or (), attr_sep=attr_sep, attr_pattern=attr_pattern, kg=kg,
         kg_cols=tuple(kg_cols.split(",")), kg_header=kg_header, links=links, link_cols=tuple(link_cols.split(",")),
         links_header=links_header, strict=strict,
     )
@@ -105,7 +108,8 @@ def split_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2020,
     ratios: Annotated[str, typer.Option(help="Train,valid,test ratios.")] = "0.8,0.1,0.1",
     cold_share: Annotated[float, typer.Option(help="Share of cold items/users for cold splits.")] = 0.2,
-    fmt: Annotated[str, typer.Option("--format", help="recbole (benchmark files) or knowrec (split.npz).")] = "recbole",
+    fmt: Annotated[str, typer.Option("--format", help="recbole (benchmark files) or knowrec (TSV files of indices "
+                                     "and ids, for any library; score them with `knowrec evaluate`).")] = "recbole",
 ) -> None:
     """Split a dataset and write it, e.g. as RecBole benchmark files so both libraries see one split.
 
@@ -122,14 +126,14 @@ def split_cmd(
     if fmt == "recbole":
         written = export_recbole(data, s.parts, out, name=out.name)
     elif fmt == "knowrec":
-        out.mkdir(parents=True, exist_ok=True)
-        s.save(out / "split.npz")
-        written = [out / "split.npz"]
+        written = export_split(data, s, out, dataset=dataset)
     else:
         raise ConfigError(f"unknown --format {fmt!r}; choose recbole or knowrec")
     console.print(table(f"{kind} split of {data.name} (seed {seed})", ["part", "interactions"], s.counts().items()))
     for path in written:
         console.print(f"wrote {path}")
+    if fmt == "knowrec":
+        console.print(f"score another library's output on it with: knowrec evaluate {out} --scores FILE")
     if fmt == "recbole":
         console.print(f"RecBole reads them with data_path: {out.parent}, dataset: {out.name}, "
                       f"benchmark_filename: \\[train, valid, test]")

@@ -150,25 +150,35 @@ class Dataset:
 
     def compact(self) -> Dataset:
         """Drop users and items with no interaction and re-index the rest (order preserved)."""
-        used_u = np.unique(self.users)
-        used_i = np.unique(self.items)
+        return self.reindexed(np.unique(self.users), np.unique(self.items))
+
+    def canonical(self) -> Dataset:
+        """Users and items numbered in the order of a fixed hash of their ids, so that an index carries nothing
+        from the interactions (numbering by first appearance tracks popularity and time). Idempotent."""
+        return self.reindexed(_hash_order(self.user_ids), _hash_order(self.item_ids))
+
+    def reindexed(self, user_order: np.ndarray, item_order: np.ndarray) -> Dataset:
+        """Keep the users ``user_order`` and items ``item_order`` (old indices, in their new order); interactions
+        and sampled negatives of anyone left out are dropped."""
         u_map = np.full(self.n_users, -1, dtype=np.int64)
-        u_map[used_u] = np.arange(len(used_u))
+        u_map[user_order] = np.arange(len(user_order))
         i_map = np.full(self.n_items, -1, dtype=np.int64)
-        i_map[used_i] = np.arange(len(used_i))
+        i_map[item_order] = np.arange(len(item_order))
+        keep = (u_map[self.users] >= 0) & (i_map[self.items] >= 0)
+        data = self if keep.all() else self.subset(keep)
         negatives = self.negatives
         if negatives is not None:
             ok = (u_map[negatives[:, 0]] >= 0) & (i_map[negatives[:, 1]] >= 0)
             negatives = np.stack([u_map[negatives[ok, 0]], i_map[negatives[ok, 1]]], axis=1)
         return replace(
-            self,
-            user_ids=self.user_ids[used_u],
-            item_ids=self.item_ids[used_i],
-            users=u_map[self.users],
-            items=i_map[self.items],
-            item_table=None if self.item_table is None else self.item_table.iloc[used_i].reset_index(drop=True),
-            user_table=None if self.user_table is None else self.user_table.iloc[used_u].reset_index(drop=True),
-            kg=None if self.kg is None else self.kg.with_items(used_i),
+            data,
+            user_ids=self.user_ids[user_order],
+            item_ids=self.item_ids[item_order],
+            users=u_map[data.users],
+            items=i_map[data.items],
+            item_table=None if self.item_table is None else self.item_table.iloc[item_order].reset_index(drop=True),
+            user_table=None if self.user_table is None else self.user_table.iloc[user_order].reset_index(drop=True),
+            kg=None if self.kg is None else self.kg.with_items(item_order),
             negatives=negatives,
         )
 
@@ -306,6 +316,11 @@ def as_text(value: Any) -> str:
 
 def _take(arr: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
     return None if arr is None else arr[index]
+
+
+def _hash_order(ids: np.ndarray) -> np.ndarray:
+    """Indices that sort ``ids`` by pandas' fixed-key SipHash of their text (stable for equal hashes)."""
+    return np.argsort(pd.util.hash_array(ids.astype(str).astype(object)), kind="stable")
 
 
 def _index(ids: Sequence[Any] | np.ndarray, extra: pd.Index | None) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from knowrec.data.split import Split
 from knowrec.errors import ConfigError
 from knowrec.evaluate.metrics import USER_METRICS, intra_list_diversity, novelty
 from knowrec.progress import track
+from knowrec.random import pair_keys
 
 DEFAULT_METRICS = ("recall", "ndcg", "hit", "mrr", "precision")
 Part = Literal["valid", "test"]
@@ -40,14 +41,17 @@ class Evaluator:
     """Evaluates any model with ``score(users)`` on a split of a dataset, batched over users in torch.
 
     ``evaluate(..., candidates=)`` restricts the ranking to some items (the cold items of a cold-item split).
-    Beyond the per-user metrics it reports catalogue coverage, novelty and intra-list diversity at each K;
+    Tied scores are ordered by a seeded random key per (user, item) (``tie_seed``), so a tie carries no
+    information — neither the items' numbering nor ``torch.topk``'s internal order — and a model that gives every
+    item the same score ranks like a random one. Beyond the per-user metrics it reports catalogue coverage,
+    novelty and intra-list diversity at each K;
     diversity uses 64-d item vectors from a truncated SVD of the training matrix, so it does not depend on
     the model being measured. Ranked among cold candidates only (none with a training interaction), novelty
     and diversity are left out: there is nothing to compute them from.
     """
 
     def __init__(self, data: Dataset, split: Split, *, ks: Sequence[int] = (10, 20),
-                 metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 1024) -> None:
+                 metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 1024, tie_seed: int = 0) -> None:
         if not ks or min(ks) < 1:
             raise ConfigError(f"ks must be positive integers, got {list(ks)}")
         for m in metrics:
@@ -55,6 +59,7 @@ class Evaluator:
         self.ks = sorted(set(int(k) for k in ks))
         self.metrics = list(metrics)
         self.batch_size = batch_size
+        self.tie_seed = tie_seed
         self.n_users, self.n_items = data.n_users, data.n_items
         m = {code: _matrix(data, split.parts == code) for code in (TRAIN, VALID, TEST)}
         self._positives = {"valid": m[VALID], "test": m[TEST]}
@@ -85,7 +90,7 @@ class Evaluator:
             scores[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)] = -torch.inf
             if allowed is not None:
                 scores[:, ~allowed] = -torch.inf
-            values, top = torch.topk(scores, kmax, dim=1)
+            values, top = top_k(scores, kmax, torch.from_numpy(batch), seed=self.tie_seed)
             pos = torch.from_numpy(positives[batch].toarray() > 0)
             hits = pos.gather(1, top) & torch.isfinite(values)  # fewer than k candidates: no hit past them
             hits = torch.nn.functional.pad(hits, (0, max(self.ks) - kmax))  # a catalogue smaller than k
@@ -107,6 +112,27 @@ class Evaluator:
                 shown = torch.unique(all_top[:, :k])
                 means[f"coverage@{k}"] = int((shown >= 0).sum()) / self.n_items
         return EvalResult(metrics=dict(sorted(means.items())), users=users, per_user=arrays)
+
+
+def top_k(scores: torch.Tensor, k: int, users: torch.Tensor, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.topk`` with ties among finite scores ordered by ``pair_keys`` instead of by position.
+
+    Only rows that hold a tie reaching into their top ``k`` are re-ranked (a stable sort of the scores laid out
+    in key order), so models with distinct scores pay one ``topk``.
+    """
+    values, top = torch.topk(scores, k, dim=1)
+    finite = torch.isfinite(values)
+    inside = ((values[:, 1:] == values[:, :-1]) & finite[:, 1:]).any(1)
+    edge = values[:, -1:]
+    beyond = ((scores == edge).sum(1) > (values == edge).sum(1)) & finite[:, -1]
+    rows = torch.nonzero(inside | beyond).flatten()
+    if len(rows):
+        order = torch.argsort(pair_keys(users[rows], scores.shape[1], seed), dim=1)
+        laid_out = scores[rows].gather(1, order)
+        ranked = torch.sort(laid_out, dim=1, descending=True, stable=True).indices[:, :k]
+        top[rows] = order.gather(1, ranked)
+        values[rows] = scores[rows].gather(1, top[rows])
+    return values, top
 
 
 def _item_mask(items: np.ndarray, n_items: int) -> torch.Tensor:

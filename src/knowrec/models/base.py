@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -173,6 +173,12 @@ class Recommender(Estimator):
     def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
         """Learn from ``data``'s interactions (the training part of a split); returns ``self``."""
         raise NotImplementedError
+
+    def fit_steps(self, data: Dataset, *, show_progress: bool = True) -> Iterator[dict[str, float]]:
+        """Fit in steps, each leaving a usable model that the trainer validates (a closed form fitted along a
+        regularisation path yields once per value, with the value in the logs); by default one step, ``fit``."""
+        self.fit(data, show_progress=show_progress)
+        yield {}
 
     def _check_inputs(self, data: Dataset) -> None:
         self.check_params()

@@ -20,6 +20,8 @@ from knowrec.errors import ConfigError
 #: Fields never worth reading: identifiers, links, postcodes.
 SKIP_FIELDS = frozenset({"item_id", "user_id", "zip_code", "zip", "url", "imdb_url", "video_release_date"})
 YEAR_FIELDS = ("release_year", "year")
+#: Prose fields: always last, after the short facts, whatever their length.
+PROSE_FIELDS = frozenset({"description", "overview", "plot", "summary", "synopsis"})
 LABELS = {"class": "Genres", "genre": "Genres", "genres": "Genres", "category": "Category",
           "categories": "Categories", "brand": "Brand", "author": "Author", "book_author": "Author",
           "publisher": "Publisher"}
@@ -31,7 +33,8 @@ def item_texts(data: Dataset, template: str | None = None, *, kg_facts: int = 10
     """One text per item of a dataset (its fields, then up to ``kg_facts`` readable KG facts), or ``None`` when
     it has no item fields and no readable facts."""
     table = data.item_table
-    facts = _fact_sentences(data.kg, data.n_items, kg_facts) if kg_facts and data.kg is not None else None
+    fields = set() if table is None else set(table.columns)  # facts built from a field would repeat it
+    facts = _fact_sentences(data.kg, data.n_items, kg_facts, fields) if kg_facts and data.kg is not None else None
     if table is None and facts is None:
         return None
     texts = render_items(table if table is not None else pd.DataFrame(index=range(data.n_items)), template, facts)
@@ -69,23 +72,30 @@ def render(template: str, table: pd.DataFrame) -> list[str]:
 
 
 def describe_item(row: dict[str, Any]) -> str:
-    """Title (year) first, then one "Label: value." sentence per other field, long texts last."""
+    """Title (year) first, then one "Label: value." sentence per other field, prose (descriptions, long texts)
+    last."""
     title_field = next((f for f in TITLE_FIELDS if f in row), None)
     parts: list[str] = []
     if title_field is not None:
         title = _value(title_field, row[title_field])
         year = next((_value(f, row[f]) for f in YEAR_FIELDS if f in row and _value(f, row[f])), "")
-        parts.append(f"{title} ({year})." if year and year not in title else f"{title}.")
+        title = f"{title} ({year})" if year and year not in title else title
+        parts.append(_sentence(title))
     long_texts = []
     for name, raw in row.items():
         value = _value(name, raw)
-        if name == title_field or name in YEAR_FIELDS or name in SKIP_FIELDS or not value:
+        if name == title_field or name in YEAR_FIELDS or name in SKIP_FIELDS or not any(c.isalnum() for c in value):
             continue
-        if len(value) > 80:
+        if name in PROSE_FIELDS or (len(value) > 80 and not isinstance(raw, list | tuple | np.ndarray)):
             long_texts.append(value)
         else:
-            parts.append(f"{LABELS.get(name, name.replace('_', ' ').capitalize())}: {value}.")
+            parts.append(_sentence(f"{LABELS.get(name, name.replace('_', ' ').capitalize())}: {value}"))
     return " ".join(parts + long_texts)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def describe_user(row: dict[str, Any]) -> str:
@@ -112,8 +122,10 @@ def _value(name: str, raw: Any) -> str:
     return as_text(raw)
 
 
-def _fact_sentences(kg: KnowledgeGraph, n_items: int, limit: int) -> list[str] | None:
-    """Per item, up to ``limit`` "relation: entity" facts whose entity names are readable (not ids)."""
+def _fact_sentences(kg: KnowledgeGraph, n_items: int, limit: int,
+                    skip_relations: set[str] | frozenset[str] = frozenset()) -> list[str] | None:
+    """Per item, up to ``limit`` "relation: entity" facts whose entity names are readable (not ids), leaving out
+    the relations in ``skip_relations`` (those an item field already states)."""
     readable = np.array([not _OPAQUE.match(str(e)) for e in kg.entity_ids], dtype=bool)
     if not readable.any():
         return None
@@ -121,7 +133,8 @@ def _fact_sentences(kg: KnowledgeGraph, n_items: int, limit: int) -> list[str] |
     linked = kg.item_entities >= 0
     entity_item[kg.item_entities[linked]] = np.flatnonzero(linked)
     item = entity_item[kg.heads]
-    keep = (item >= 0) & readable[kg.tails]
+    stated = np.isin(kg.relation_ids.astype(str), list(skip_relations))
+    keep = (item >= 0) & readable[kg.tails] & ~stated[kg.relations]
     sentences: list[list[str]] = [[] for _ in range(n_items)]
     for i, r, t in zip(item[keep], kg.relations[keep], kg.tails[keep], strict=True):
         if len(sentences[i]) < limit:

@@ -30,7 +30,8 @@ class Trainer:
     With a ``folder`` holding a checkpoint of an interrupted run, ``fit`` resumes it where it stopped;
     since each epoch's randomness depends only on the seed and the epoch, the result is the same as an
     uninterrupted run. Gradient models (those with ``training_state``) train on ``backend`` (the local loop by
-    default); others are fitted once and validated as one epoch.
+    default); others are fitted in the steps their ``fit_steps`` yields (one, or one per value of a
+    regularisation path), each validated as an epoch, and keep the best step.
     """
 
     def __init__(self, *, validate: Validator | None = None, metric: str = "ndcg@10", patience: int = 10,
@@ -51,10 +52,11 @@ class Trainer:
             self.validate, self.metric, patience=self.patience, eval_every=self.eval_every)
         history = EpochLog(self.folder)
         cbs: list[Callback] = [c for c in (early, history) if c is not None]
+        gradient = hasattr(model, "training_state")
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            cbs.append(Checkpointer(self.folder, early, history))
-        gradient = hasattr(model, "training_state")
+            if gradient:
+                cbs.append(Checkpointer(self.folder, early, history))
         if self.show_progress and gradient:
             cbs.append(ProgressBar(self.metric, early))
         cbs += self.callbacks
@@ -72,11 +74,17 @@ class Trainer:
             model.fit(data, callbacks=cbs, show_progress=self.show_progress,
                       resume=None if state is None else state["model"], backend=self.backend)
         else:
-            fit_start = time.perf_counter()
-            model.fit(data, show_progress=self.show_progress)
-            logs = {"loss": 0.0, "seconds": time.perf_counter() - fit_start}
-            for cb in cbs:  # one "epoch": evaluate the fitted model once
-                cb.on_epoch_end(model, 0, logs)
+            model.stop_training_ = False
+            step_start = time.perf_counter()
+            for epoch, step in enumerate(model.fit_steps(data, show_progress=self.show_progress)):
+                logs = {"loss": 0.0, **step, "seconds": time.perf_counter() - step_start}
+                for cb in cbs:  # each step an "epoch": validated, the best one kept
+                    cb.on_epoch_end(model, epoch, logs)
+                if getattr(model, "stop_training_", False):
+                    break
+                step_start = time.perf_counter()
+            for cb in cbs:
+                cb.on_fit_end(model)
         elapsed = time.perf_counter() - t0
         return TrainResult(
             best_epoch=None if early is None or early.best_epoch is None else early.best_epoch + 1,

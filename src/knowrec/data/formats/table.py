@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +44,13 @@ class ImportReport:
         return ~mask
 
 
-def read_frame(path: str | Path, *, sep: str | None = None, encoding: str = "utf-8",
+def read_frame(path: str | Path | pd.DataFrame, *, sep: str | None = None, encoding: str = "utf-8",
                header: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read CSV/TSV/Parquet into string columns with 1-based line numbers (row numbers for Parquet)."""
+    """Read CSV/TSV/Parquet into string columns with 1-based line numbers (row numbers for Parquet, and for a
+    frame already in memory, which a loader of another format hands over)."""
+    if isinstance(path, pd.DataFrame):
+        frame = path.astype(str).where(path.notna(), "")
+        return frame.reset_index(drop=True), np.arange(1, len(frame) + 1) + int(header)
     path = Path(path)
     if path.suffix in (".parquet", ".pq"):
         try:
@@ -81,7 +86,7 @@ MAX_TIME = float(2**53)
 
 
 def import_dataset(
-    interactions: str | Path,
+    interactions: str | Path | pd.DataFrame,
     *,
     user_col: ColumnSpec = "user_id",
     item_col: ColumnSpec = "item_id",
@@ -91,11 +96,12 @@ def import_dataset(
     encoding: str = "utf-8",
     header: bool = True,
     name: str | None = None,
-    items: str | Path | None = None,
+    items: str | Path | pd.DataFrame | None = None,
     item_id_col: ColumnSpec = "item_id",
     text_cols: Sequence[ColumnSpec] = (),
     attr_cols: Sequence[ColumnSpec] = (),
     attr_sep: str | None = None,
+    attr_pattern: str | None = None,
     kg: str | Path | None = None,
     kg_cols: tuple[ColumnSpec, ColumnSpec, ColumnSpec] = (0, 1, 2),
     kg_header: bool = False,
@@ -109,13 +115,23 @@ def import_dataset(
     Rows with a missing id or an unparsable weight/time, repeated (user, item) pairs (the latest is kept),
     links to unknown items and repeated triples are dropped and counted; ``strict`` raises instead.
     Each ``attr_cols`` column of the item table becomes a KG relation and each of its values an entity;
-    ``attr_sep`` splits multi-valued cells ("Action|Comedy").
+    ``attr_sep`` splits multi-valued cells ("Action|Comedy"), or the regular expression ``attr_pattern`` does
+    (``",(?! )"``: a comma not followed by a space, for names that hold ", " themselves). Frames in memory may
+    stand for the interaction and item files (named ``name`` in messages).
     """
+    if attr_sep is not None and attr_pattern is not None:
+        raise ConfigError("give attr_sep or attr_pattern, not both")
+    if attr_pattern is not None:
+        try:
+            re.compile(attr_pattern)
+        except re.error as e:
+            raise ConfigError(f"attr_pattern {attr_pattern!r} is not a regular expression: {e}") from None
     if links is not None and kg is None:
         raise ConfigError("a links file maps items to the entities of a KG file: pass the KG as well (--kg)")
     report = ImportReport(strict=strict)
-    path = Path(interactions)
-    frame, line_no = read_frame(path, sep=sep, encoding=encoding, header=header)
+    path = Path(f"<{name or 'interactions'}>") if isinstance(interactions, pd.DataFrame) else Path(interactions)
+    frame, line_no = read_frame(interactions if isinstance(interactions, pd.DataFrame) else path, sep=sep,
+                                encoding=encoding, header=header)
     report.rows_read = len(frame)
     ucol, icol = column(frame, user_col, path), column(frame, item_col, path)
     u = frame[ucol].str.strip().to_numpy(dtype=object)
@@ -151,8 +167,9 @@ def import_dataset(
 
     item_table, field_types = None, {}
     if items is not None:
-        item_table, field_types = _item_table(Path(items), item_id_col, text_cols, attr_cols, attr_sep, sep,
-                                              encoding, report)
+        item_table, field_types = _item_table(items, item_id_col, text_cols, attr_cols,
+                                              attr_sep or (None if attr_pattern is None else re.compile(attr_pattern)),
+                                              sep, encoding, report)
     data = Dataset.from_ids(
         name or path.stem, u[keep], i[keep],
         ratings=None if weights is None else weights[keep],
@@ -176,10 +193,11 @@ def import_dataset(
     return data, report
 
 
-def _item_table(path: Path, id_col: ColumnSpec, text_cols: Sequence[ColumnSpec], attr_cols: Sequence[ColumnSpec],
-                attr_sep: str | None, sep: str | None, encoding: str,
+def _item_table(source: str | Path | pd.DataFrame, id_col: ColumnSpec, text_cols: Sequence[ColumnSpec],
+                attr_cols: Sequence[ColumnSpec], attr_sep: str | re.Pattern[str] | None, sep: str | None, encoding: str,
                 report: ImportReport) -> tuple[pd.DataFrame, dict[str, str]]:
-    frame, line_no = read_frame(path, sep=sep, encoding=encoding)
+    path = Path("<items>") if isinstance(source, pd.DataFrame) else Path(source)
+    frame, line_no = read_frame(source, sep=sep, encoding=encoding)
     idc = column(frame, id_col, path)
     ids = frame[idc].str.strip()
     keep = report.drop("item row without id", path, line_no, (ids == "").to_numpy(), idc)
@@ -194,7 +212,8 @@ def _item_table(path: Path, id_col: ColumnSpec, text_cols: Sequence[ColumnSpec],
     for spec in attr_cols:
         col = column(frame, spec, path)
         values = frame.loc[keep, col].str.strip()
-        table[col] = [[v.strip() for v in s.split(attr_sep) if v.strip()] if s else [] for s in values] \
+        split = attr_sep.split if isinstance(attr_sep, re.Pattern) else lambda s: s.split(attr_sep)
+        table[col] = [[v.strip() for v in split(s) if v.strip()] if s else [] for s in values] \
             if attr_sep else [[s] if s else [] for s in values]
         types[col] = "token_seq"
     return table, types

@@ -1,0 +1,181 @@
+"""EASE, the closed-form item–item model, alone or over interactions stacked with side information.
+
+With ``sources="id"`` it is Steck's EASE: ``B = argmin ‖X − XB‖² + λ‖B‖²`` with ``diag(B) = 0``, solved by one
+matrix inverse. With ``kg`` and/or ``text`` it is fitted on ``X`` stacked with rows of side information (Jeunen,
+Van Balen & Goethals, RecSys 2020): a row per KG entity that items share (its items set to 1) and a row per item's
+text neighbourhood (its nearest items by language-model similarity). Items that share facts or text are then tied
+even where no one interacted with both — and an item without a single interaction can still be recommended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from knowrec.data.dataset import Dataset
+from knowrec.errors import MissingInputError
+from knowrec.kg.prepare import add_inverse, clean, item_facts, shared_tails
+from knowrec.models.base import MODELS, Recommender
+from knowrec.params import (
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    Choice,
+    Constraint,
+    Dimension,
+    Flag,
+    Float,
+    Int,
+    Numbers,
+    SubsetOf,
+    Text,
+    split_names,
+    split_numbers,
+)
+from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts
+from knowrec.train.callbacks import Callback
+
+SOURCES = ("id", "kg", "text")
+#: Catalogues up to this size are solved in float64; larger ones in float32 (half the time and memory).
+FLOAT64_ITEMS = 2_000
+
+
+@MODELS.component("ease", aliases=("ease-r",))
+class EASE(Recommender):
+    """Closed-form item–item weights; ``l2_path`` is the regularisation path the trainer validates (the best
+    value is kept, as ``l2_``), ``l2`` what a bare ``fit`` uses. ``kg_weight`` and ``text_weight`` scale the side
+    rows against the interactions."""
+
+    citation = ("Steck. Embarrassingly shallow autoencoders for sparse data. WWW 2019; Jeunen, Van Balen, Goethals. "
+                "Closed-form models for collaborative filtering with side-information. RecSys 2020 (LBR).")
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "l2": NON_NEGATIVE, "l2_path": Numbers(0.0), "sources": SubsetOf(SOURCES), "kg_weight": NON_NEGATIVE,
+        "kg_idf": Flag(), "text_weight": NON_NEGATIVE, "text_neighbours": POSITIVE_INT,
+        "text_model": Text(required=True), "text_template": Text(),
+    }
+    #: λ is not searched: the trainer already picks it from ``l2_path`` on validation.
+    search_space: ClassVar[dict[str, Dimension]] = {
+        "kg_weight": Float(0.01, 10.0, log=True), "kg_idf": Choice((True, False)),
+        "text_weight": Float(0.01, 10.0, log=True), "text_neighbours": Int(5, 100, log=True),
+    }
+
+    def __init__(self, *, l2: float = 500.0, l2_path: Any = (20, 50, 100, 200, 500, 1000, 2000, 5000),
+                 sources: Any = "id", kg_weight: float = 1.0, kg_idf: bool = True, text_weight: float = 1.0,
+                 text_neighbours: int = 20, text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "") -> None:
+        self.l2 = l2
+        self.l2_path = l2_path
+        self.sources = sources
+        self.kg_weight = kg_weight
+        self.kg_idf = kg_idf
+        self.text_weight = text_weight
+        self.text_neighbours = text_neighbours
+        self.text_model = text_model
+        self.text_template = text_template
+
+    def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
+        gram = self._gram(data, show_progress)
+        self._solve(gram, float(self.l2))
+        for cb in callbacks:
+            cb.on_fit_end(self)
+        return self
+
+    def fit_steps(self, data: Dataset, *, show_progress: bool = True) -> Iterator[dict[str, float]]:
+        """One step per value of ``l2_path`` (ascending), or just ``l2`` when the path is empty."""
+        gram = self._gram(data, show_progress)
+        for l2 in sorted(split_numbers(self.l2_path)) or [float(self.l2)]:
+            self._solve(gram, l2)
+            yield {"l2": l2}
+
+    def _gram(self, data: Dataset, show_progress: bool) -> torch.Tensor:
+        """``Zᵀ Z`` for the stacked matrix ``Z`` = interactions over the weighted side rows, dense."""
+        self._check_inputs(data)
+        wanted = split_names(self.sources) or []
+        n = data.n_items
+        gram = sp.csr_matrix((n, n), dtype=np.float64)
+        if "id" in wanted:
+            x = self.seen_.astype(np.float64)
+            gram = gram + (x.T @ x)
+        if "kg" in wanted:
+            rows = kg_rows(data, idf=self.kg_idf)
+            gram = gram + self.kg_weight ** 2 * (rows.T @ rows)
+        if "text" in wanted:
+            rows = self._text_rows(data, show_progress)
+            gram = gram + self.text_weight ** 2 * (rows.T @ rows)
+        dtype = torch.float64 if n <= FLOAT64_ITEMS else torch.float32
+        return torch.from_numpy(gram.toarray()).to(dtype)
+
+    def _text_rows(self, data: Dataset, show_progress: bool) -> sp.csr_matrix:
+        texts = item_texts(data, self.text_template or None)
+        if texts is None:
+            raise MissingInputError(f"EASE with text needs item text; dataset {data.name!r} has none")
+        vectors = torch.from_numpy(TextEncoder(self.text_model).encode(texts, show_progress=show_progress))
+        return neighbour_rows(vectors, self.text_neighbours)
+
+    def _solve(self, gram: torch.Tensor, l2: float) -> None:
+        """``B = I − P·diag(1/diag(P))`` with ``P = (G + λI)⁻¹``; items with no row at all keep a zero column."""
+        g = gram.clone()
+        g.diagonal().add_(l2 if l2 > 0 else 1e-6)
+        p = torch.cholesky_inverse(torch.linalg.cholesky(g))
+        weights = p / (-p.diagonal()).unsqueeze(0)
+        weights.fill_diagonal_(0.0)
+        self.weights_ = weights.to(torch.float32)
+        self.l2_ = torch.tensor(float(l2))
+
+    def _score(self, users: torch.Tensor) -> torch.Tensor:
+        seen = torch.from_numpy(self.seen_[users.numpy()].toarray())
+        return seen @ self.weights_
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return {"weights": self.weights_, "l2": self.l2_}
+
+
+def kg_rows(data: Dataset, *, idf: bool = True) -> sp.csr_matrix:
+    """One row per KG entity that at least two items reach in one hop (either direction), over the items; with
+    ``idf`` each row is weighted by ``log(items / items reaching it)``, so a hub every film shares (a language,
+    a country) ties items less than a director does."""
+    if data.kg is None:
+        raise MissingInputError(f"EASE with kg needs a knowledge graph; dataset {data.name!r} has none")
+    kg, _ = clean(data.kg)
+    items, _, tails = item_facts(shared_tails(add_inverse(kg)))
+    m = sp.csr_matrix((np.ones(len(items)), (tails, items)), shape=(kg.n_entities, data.n_items))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    m = m[np.flatnonzero(np.diff(m.indptr))]
+    if idf:
+        m = sp.diags(np.log(data.n_items / np.diff(m.indptr))) @ m
+    return m.tocsr()
+
+
+def neighbour_rows(vectors: torch.Tensor, k: int, *, batch: int = 2048) -> sp.csr_matrix:
+    """Row ``i`` holds item ``i`` (1) and its ``k`` nearest items by cosine similarity (their positive
+    similarities): each item's neighbourhood as a pseudo-user."""
+    v = torch.nn.functional.normalize(vectors.float(), dim=1)
+    n = len(v)
+    k = min(k, n - 1)
+    rows, cols, vals = [], [], []
+    for start in range(0, n, batch):
+        sims = v[start:start + batch] @ v.T
+        idx = torch.arange(start, min(start + batch, n))
+        sims[torch.arange(len(idx)), idx] = -torch.inf
+        top, nb = torch.topk(sims, k, dim=1)
+        rows += [idx.repeat_interleave(k), idx]
+        cols += [nb.flatten(), idx]
+        vals += [top.clamp(min=0).flatten(), torch.ones(len(idx))]
+    return sp.csr_matrix((torch.cat(vals).double().numpy(), (torch.cat(rows).numpy(), torch.cat(cols).numpy())),
+                         shape=(n, n))
+
+
+@MODELS.component("kease", aliases=("ease-side", "ease-kg"))
+class KnowledgeEASE(EASE):
+    """EASE over the interactions stacked with KG-entity and text-neighbour rows: the knowledge-using EASE, its
+    weights defaulting to what validation chose (``benchmarks/results``, README)."""
+
+    def __init__(self, *, l2: float = 500.0, l2_path: Any = (20, 50, 100, 200, 500, 1000, 2000, 5000),
+                 sources: Any = "id,kg,text", kg_weight: float = 0.05, kg_idf: bool = False, text_weight: float = 3.0,
+                 text_neighbours: int = 7, text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "") -> None:
+        super().__init__(l2=l2, l2_path=l2_path, sources=sources, kg_weight=kg_weight, kg_idf=kg_idf,
+                         text_weight=text_weight, text_neighbours=text_neighbours, text_model=text_model,
+                         text_template=text_template)

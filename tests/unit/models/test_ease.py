@@ -1,0 +1,63 @@
+"""EASE: the closed form, λ chosen on validation along its path, and side rows that reach cold items."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from knowrec.data import Dataset, split
+from knowrec.evaluate import Evaluator
+from knowrec.models import EASE, MODELS
+from knowrec.models.ease import kg_rows, neighbour_rows
+from knowrec.train import Trainer
+
+
+def test_closed_form_solves_the_ridge_problem(tiny: Dataset) -> None:
+    model = EASE(l2=10.0).fit(tiny, show_progress=False)
+    x = torch.from_numpy(tiny.matrix().toarray()).double()
+    b = model.weights_.double()
+    assert torch.allclose(b.diagonal(), torch.zeros(tiny.n_items, dtype=torch.float64))
+    # stationarity of ‖X − XB‖² + λ‖B‖² with diag(B) = 0: (XᵀX + λI)B − XᵀX is zero off the diagonal
+    g = x.T @ x
+    residual = (g + 10.0 * torch.eye(tiny.n_items, dtype=torch.float64)) @ b - g
+    off = ~torch.eye(tiny.n_items, dtype=torch.bool)
+    assert float(residual[off].abs().max()) < 1e-4
+
+
+def test_trainer_picks_l2_on_validation(tiny: Dataset) -> None:
+    s = split(tiny, seed=1)
+    evaluator = Evaluator(tiny, s, ks=[5])
+    path = [0.1, 10.0, 1000.0, 100000.0]
+    model = EASE(l2_path=path)
+    result = Trainer(validate=lambda m: evaluator.evaluate(m, "valid").metrics, metric="ndcg@5",
+                     show_progress=False).fit(model, s.train(tiny))
+    scores = [row["valid_ndcg@5"] for row in result.history]
+    assert [row["l2"] for row in result.history] == path
+    assert float(model.l2_) == path[int(np.argmax(scores))] and result.best_epoch == int(np.argmax(scores)) + 1
+
+
+def test_kg_rows_let_a_cold_item_be_recommended(tiny: Dataset) -> None:
+    cold = tiny.item_index("i3")
+    train = tiny.subset(tiny.items != cold)
+    plain = EASE(l2=1.0).fit(train, show_progress=False)
+    assert float(plain.score([0]).abs()[0, cold]) == 0.0
+    side = EASE(l2=1.0, sources="id,kg").fit(train, show_progress=False)
+    users_of_drama = np.arange(tiny.n_users)[:25]  # cluster 0 likes items 0..19, the "drama" ones (i3 among them)
+    assert float(side.score(users_of_drama)[:, cold].mean()) > 0
+
+
+def test_side_rows() -> None:
+    vectors = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    rows = neighbour_rows(vectors, 1).toarray()
+    assert rows[0, 0] == 1 and rows[0, 1] > 0.9 and rows[0, 2] == 0 and rows[2, 1] > 0
+
+
+def test_kg_rows_weigh_hubs_down(tiny: Dataset) -> None:
+    rows = kg_rows(tiny, idf=True)
+    plain = kg_rows(tiny, idf=False)
+    assert rows.shape == plain.shape and rows.shape[1] == tiny.n_items
+    assert set(np.unique(plain.data)) == {1.0} and (rows.data > 0).all()
+
+
+def test_models_registered() -> None:
+    assert MODELS.get("kease")().sources == "id,kg,text" and MODELS.get("ease")().sources == "id"
