@@ -135,21 +135,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--split", default="random")
+    parser.add_argument("--ratios", default="0.8,0.1,0.1", help="train,valid,test ratios (as knowrec train's)")
     parser.add_argument("--seeds", default="2020", help="split seeds, comma-separated (cold splits: several)")
     parser.add_argument("--name", help="result name (default: the dataset); use the name benchmarks/run.py used")
     parser.add_argument("--peers", default="als,lightfm")
+    parser.add_argument("--lightfm-epochs", default="5,10,20,40", help="LightFM's checkpoints, chosen on validation")
     parser.add_argument("--venvs", type=Path, default=Path.home() / ".cache" / "knowrec" / "peer-venvs")
     parser.add_argument("--work", type=Path, default=Path("/tmp/knowrec-peers"))
     args = parser.parse_args()
 
     name = args.name or args.dataset
     seeds = [int(s) for s in args.seeds.split(",")]
+    GRIDS["lightfm"]["checkpoints"] = [[int(e) for e in args.lightfm_epochs.split(",")]]
     by_seed: dict[int, dict] = {}
     for seed in seeds:
         work = args.work / name / f"seed-{seed}"
         split_dir = work / "split"
         subprocess.run([sys.executable, "-m", "knowrec", "data", "split", args.dataset, "--out", str(split_dir),
-                        "--format", "knowrec", "--split", args.split, "--seed", str(seed)], check=True,
+                        "--format", "knowrec", "--split", args.split, "--seed", str(seed), "--ratios", args.ratios],
+                       check=True,
                        stdout=subprocess.DEVNULL)
         rows = by_seed[seed] = {}
         for peer in args.peers.split(","):

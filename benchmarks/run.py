@@ -8,6 +8,8 @@ Each model trains in its own process (``knowrec train``), so time and peak memor
     python benchmarks/run.py --dataset ml-100k --name ml-100k-cold-item --set split=cold-item \
         --models constant,random,content,kease --seeds 2020,2021,2022     # mean ± sd over cold splits
     python benchmarks/run.py … --peers      # add implicit ALS and LightFM from benchmarks/peers.py (same name)
+    python benchmarks/run.py … --reuse --run "ease+hybrid=blend runs=benchmarks/results/runs/ml-100k/ease,\
+benchmarks/results/runs/ml-100k/hybrid"   # blend finished runs, the mix chosen on validation
 
 Every row gets a paired t-test p-value of its per-user test NDCG@10 against the best row and against
 ``--reference`` (the best knowledge-free row, say); over several seeds the largest p of the seeds is shown. On a
@@ -46,13 +48,20 @@ def parse_run(spec: str) -> tuple[str, str, list[str]]:
 
 
 def uses_knowledge(model: str, settings: list[str]) -> bool:
+    runs = next((kv.split("=", 2)[2] for kv in settings if kv.startswith("--set=runs=")), None)
+    if model == "blend" and runs is not None:  # a blend uses knowledge where one of its runs does
+        return any(Path(r).name in KNOWLEDGE or Path(r).name.startswith("kease") for r in runs.split(","))
     sources = next((kv.split("=", 2)[2] for kv in settings if kv.startswith("--set=sources=")), None)
     if sources is not None:
         return sources.replace(" ", "") != "id"
     return model in KNOWLEDGE
 
 
-def train(dataset: str, model: str, out: Path, extra: list[str]) -> dict:
+def train(dataset: str, model: str, out: Path, extra: list[str], *, reuse: bool = False) -> dict:
+    """Train in a process of its own; with ``reuse``, read a finished run already in ``out`` instead (one made
+    by this same command, whose table is being rebuilt with more rows)."""
+    if reuse and (out / "metrics.json").is_file():
+        return json.loads((out / "metrics.json").read_text()) | {"reused": True}
     cmd = [sys.executable, "-m", "knowrec", "train", "--dataset", dataset, "--model", model, "--out", str(out),
            "--overwrite", "--quiet", *extra]
     t0 = time.perf_counter()
@@ -87,6 +96,8 @@ def main() -> None:
                         "knowledge-free row)")
     parser.add_argument("--peers", action="store_true", help="add the rows of benchmarks/peers.py (same --name)")
     parser.add_argument("--name", help="result file name (default: the dataset)")
+    parser.add_argument("--reuse", action="store_true", help="read runs already finished in the results folder "
+                        "instead of training them again (to add --peers rows to a table)")
     args = parser.parse_args()
 
     name = args.name or args.dataset
@@ -100,7 +111,7 @@ def main() -> None:
         for label, model, settings in specs:
             print(f"training {label} on {args.dataset} (seed {seed}) …", flush=True)
             extra = [*settings, *(f"--set={kv}" for kv in args.set), f"--seed={seed}"]
-            rows[label] = train(args.dataset, model, runs_dir / label, extra)
+            rows[label] = train(args.dataset, model, runs_dir / label, extra, reuse=args.reuse)
             rows[label]["settings"] = [kv.removeprefix("--set=") for kv in settings]
             rows[label]["knowledge"] = uses_knowledge(model, settings)
             where[label] = runs_dir / label
@@ -124,12 +135,12 @@ def main() -> None:
                 "s to best", "s/epoch", "peak MB"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for m, r in first.items():
-        s_epoch = r["train_seconds"] / max(r["epochs_run"], 1)
+        s_epoch = "–" if r.get("peer") else f"{r['train_seconds'] / max(r['epochs_run'], 1):.3f}"
         table.add_row(m, "✓" if r.get("knowledge") else "",
                       *(cell(by_seed, m, "test", c) for c in columns),
                       *(cell(by_seed, m, "test_all_items", c) for c in all_items),
                       *(p_cell(by_seed, m, key) for key in ("p_vs_best_ndcg@10", "p_vs_reference_ndcg@10")),
-                      f"{np.mean([by_seed[s][m]['time_to_best_seconds'] for s in seeds]):.1f}", f"{s_epoch:.3f}",
+                      f"{np.mean([by_seed[s][m]['time_to_best_seconds'] for s in seeds]):.1f}", s_epoch,
                       "–" if r["peak_rss_mb"] != r["peak_rss_mb"] else f"{r['peak_rss_mb']:.0f}")
     Console(width=220).print(table)
 

@@ -16,7 +16,7 @@ from knowrec.models import MODELS, Recommender
 FAST = {"bpr": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "lightgcn": {"epochs": 5, "batch_size": 64, "lr": 0.01},
         "kgnet": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "cke": {"epochs": 5, "batch_size": 64, "lr": 0.01},
         "hybrid": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "pop": {}, "itemknn": {"k": 10}, "content": {},
-        "ease": {}, "kease": {"text_neighbours": 5}, "constant": {}, "random": {}}
+        "ease": {}, "kease": {"text_neighbours": 5}, "constant": {}, "random": {}, "blend": {}}
 
 
 def test_every_model_has_a_case_and_citation() -> None:
@@ -26,7 +26,12 @@ def test_every_model_has_a_case_and_citation() -> None:
 
 
 @pytest.fixture(params=sorted(FAST))
-def model(request) -> Recommender:
+def model(request, tiny: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Recommender:
+    if request.param == "blend":  # its members are finished models of the same catalogue
+        folder = tmp_path_factory.mktemp("members")
+        for name in ("pop", "itemknn"):
+            MODELS.get(name)(**FAST[name]).fit(split(tiny, seed=1).train(tiny), show_progress=False).save(folder / name)
+        return MODELS.get("blend")(runs=f"{folder / 'pop'},{folder / 'itemknn'}")
     return MODELS.get(request.param)(**FAST[request.param])
 
 

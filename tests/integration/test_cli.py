@@ -273,3 +273,24 @@ def test_serve_over_http(runs: Path, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_another_librarys_scores_judged_like_a_run(runs: Path, tmp_path: Path) -> None:
+    """`data split --format knowrec` then `evaluate --scores`: Pop's scores written by hand equal the Pop run."""
+    import numpy as np
+    import pandas as pd
+
+    run("data", "split", "ml-100k", "--out", str(tmp_path / "split"), "--format", "knowrec")
+    train = pd.read_csv(tmp_path / "split" / "train.tsv", sep="\t")
+    n_users = len(pd.read_csv(tmp_path / "split" / "users.tsv", sep="\t"))
+    n_items = len(pd.read_csv(tmp_path / "split" / "items.tsv", sep="\t"))
+    counts = np.bincount(train["item"], minlength=n_items).astype(np.float32)
+    np.save(tmp_path / "pop.npy", np.tile(counts, (n_users, 1)))
+    out = run("evaluate", str(tmp_path / "split"), "--scores", str(tmp_path / "pop.npy"), "--name", "their pop",
+              "--out", str(tmp_path / "judged"))
+    assert "their pop" in out
+    theirs = json.loads((tmp_path / "judged" / "metrics.json").read_text())["test"]
+    ours = json.loads((runs / "pop" / "metrics.json").read_text())["test"]
+    assert theirs["ndcg@10"] == pytest.approx(ours["ndcg@10"])
+    assert theirs["recall@20"] == pytest.approx(ours["recall@20"])
+    assert "943 paired users" in run("compare", str(runs / "pop"), str(tmp_path / "judged"))

@@ -1,7 +1,8 @@
 """Models stage: the ``Recommender`` contract and every registered model (imported here to register them)."""
 
-from knowrec.models import bpr, cke, content, ease, hybrid, itemknn, kgnet, lightgcn, pop, reference
+from knowrec.models import blend, bpr, cke, content, ease, hybrid, itemknn, kgnet, lightgcn, pop, reference
 from knowrec.models.base import MODELS, Estimator, FactorRecommender, Recommender
+from knowrec.models.blend import Blend
 from knowrec.models.bpr import BPR
 from knowrec.models.cke import CKE
 from knowrec.models.content import Content
@@ -14,7 +15,35 @@ from knowrec.models.lightgcn import LightGCN
 from knowrec.models.pop import Pop
 from knowrec.models.reference import Constant, RandomScores
 
-__all__ = ["BPR", "CKE", "EASE", "MODELS", "Constant", "Content", "Estimator", "FactorRecommender", "Hybrid",
-           "ItemKNN", "KGNet", "KnowledgeEASE", "LightGCN", "Pop", "RandomScores", "Recommender", "TorchModel",
-           "TorchRecommender", "bpr", "cke", "content", "ease", "hybrid", "itemknn", "kgnet", "lightgcn", "pop",
-           "reference"]
+__all__ = [
+           "BPR",
+           "CKE",
+           "EASE",
+           "MODELS",
+           "Blend",
+           "Constant",
+           "Content",
+           "Estimator",
+           "FactorRecommender",
+           "Hybrid",
+           "ItemKNN",
+           "KGNet",
+           "KnowledgeEASE",
+           "LightGCN",
+           "Pop",
+           "RandomScores",
+           "Recommender",
+           "TorchModel",
+           "TorchRecommender",
+           "blend",
+           "bpr",
+           "cke",
+           "content",
+           "ease",
+           "hybrid",
+           "itemknn",
+           "kgnet",
+           "lightgcn",
+           "pop",
+           "reference",
+]

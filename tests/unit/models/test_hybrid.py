@@ -151,3 +151,15 @@ def test_a_model_without_ids_saves_and_embeds_new_items(tiny: Dataset, tmp_path:
                             [("n", "genres", "genres:drama")])
     # item 0's content again: its vector (the model has no ID part to miss) up to the gate's popularity input
     assert torch.nn.functional.cosine_similarity(back.item_factors_[idx], m.item_factors_[0], dim=0) > 0.9
+
+
+def test_items_without_training_interactions_get_the_mean_prior() -> None:
+    """A held-out (new) item is not an unpopular one: it gets the others' mean prior, as ``add_items`` gives."""
+    import torch
+
+    from knowrec.models.hybrid.model import new_item_prior
+
+    bias = torch.tensor([0.5, 1.5, 0.0, 0.0])
+    popularity = torch.tensor([3.0, 10.0, 0.0, 0.0])
+    assert new_item_prior(bias, popularity).tolist() == [0.5, 1.5, 1.0, 1.0]
+    assert new_item_prior(bias[:2], popularity[:2]).tolist() == [0.5, 1.5]

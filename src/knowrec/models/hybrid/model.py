@@ -206,11 +206,12 @@ class Hybrid(TorchRecommender, ColdStart):
         users = net.users_from(weighted, total, torch.arange(self.n_users_), has_history, inputs.user_text)
         # fit runs this under no_grad
         self.user_factors_, self.item_factors_ = net.scale(users, self.temperature), items
-        self.item_bias_ = net.item_bias(inputs.popularity)
+        self.item_bias_ = new_item_prior(net.item_bias(inputs.popularity), inputs.popularity)
 
     # --- scoring ----------------------------------------------------------------------------------------
     def _score(self, users: torch.Tensor) -> torch.Tensor:
         return super()._score(users) + self.item_bias_
+
 
     def score_pairs(self, users: Any, items: Any, *, batch_size: int = 2048) -> np.ndarray:
         bias = self.item_bias_[torch.as_tensor(np.asarray(items, dtype=np.int64))].to(torch.float64).numpy()
@@ -258,6 +259,14 @@ class Hybrid(TorchRecommender, ColdStart):
             self.entity_ids_ = np.asarray(vocab["entities"], dtype=object)
             self.relation_ids_ = np.asarray(vocab["relations"], dtype=object)
 
+
+def new_item_prior(bias: torch.Tensor, popularity: torch.Tensor) -> torch.Tensor:
+    """Items of the catalogue with no training interaction are new (held out, or listed without any), not passed
+    over: like items added later (``append_items``) they get the mean prior of the others, not the lowest."""
+    new = popularity == 0
+    if not new.any() or new.all():
+        return bias
+    return torch.where(new, bias[~new].mean(), bias)
 
 def _history_operators(history: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor]:
     """The binary user × item history matrix and its transpose as sparse tensors."""
