@@ -68,8 +68,9 @@ with threadpool_limits(1):
         from lightfm import LightFM
         feats = pd.read_csv(f"{split}/item_features.tsv", sep="\t")
         names = {f: j for j, f in enumerate(pd.unique(feats.feature))}
-        rows = np.concatenate([np.arange(n_items), feats.item.to_numpy()])
-        cols = np.concatenate([np.arange(n_items), n_items + feats.feature.map(names).to_numpy()])
+        warm = np.flatnonzero(np.asarray(x.sum(0)).ravel() > 0)  # an identity feature only where it is trained:
+        rows = np.concatenate([warm, feats.item.to_numpy()])      # a cold item is its metadata alone
+        cols = np.concatenate([warm, n_items + feats.feature.map(names).to_numpy()])
         f = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_items, n_items + len(names)))
         f = sp.diags(1.0 / np.asarray(f.sum(1)).ravel()) @ f   # LightFM's advice: rows summing to 1
         m = LightFM(no_components=cfg["components"], loss=cfg["loss"], learning_rate=cfg["lr"],
@@ -85,7 +86,7 @@ with threadpool_limits(1):
 print("TIMES" + json.dumps(times))
 """
 GRIDS = {
-    "als": {"factors": [64, 128], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0], "iterations": [30]},
+    "als": {"factors": [64, 128], "regularization": [0.1, 1.0, 10.0, 100.0], "alpha": [1.0, 10.0], "iterations": [30]},
     "lightfm": {"components": [64], "loss": ["warp"], "lr": [0.05], "item_alpha": [0.0],
                 "checkpoints": [[5, 10, 20, 40]]},
 }
@@ -178,8 +179,10 @@ def main() -> None:
             table.add_row(r["label"], json.dumps(r["params"]), f"{r['valid']['ndcg@10']:.4f}",
                           f"{r['test']['ndcg@10']:.4f}", f"{r['test']['recall@20']:.4f}", f"{r['fit_seconds']:.1f}")
         Console(width=200).print(table)
-    write_json(RESULTS / f"{name}-peers.json", {"dataset": args.dataset, "split": args.split,
-                                                "seeds": {str(s): r for s, r in by_seed.items()}})
+    path = RESULTS / f"{name}-peers.json"  # peers run before (another --peers) keep their rows
+    before = json.loads(path.read_text())["seeds"] if path.is_file() else {}
+    write_json(path, {"dataset": args.dataset, "split": args.split,
+                      "seeds": {str(s): before.get(str(s), {}) | r for s, r in by_seed.items()}})
     print(f"wrote {RESULTS / (name + '-peers.json')}")
 
 
