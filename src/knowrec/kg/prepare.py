@@ -88,6 +88,17 @@ def shared_tails(kg: KnowledgeGraph, min_heads: int = 2) -> KnowledgeGraph:
     return _rebuild(kg, shared[kg.tails])
 
 
+def item_graph(kg: KnowledgeGraph, *, max_degree: int = 0, seed: int = 0) -> tuple[KnowledgeGraph, KGReport]:
+    """The graph items are embedded from: cleaned (with its report), inverse relations added, only tails that
+    at least two facts share (an unshared tail would act as a free per-item vector), hubs capped at
+    ``max_degree`` facts (0: no cap)."""
+    kg, report = clean(kg)
+    kg = shared_tails(add_inverse(kg))
+    if max_degree:
+        kg = cap_degree(kg, max_degree, seed=seed)
+    return kg, report
+
+
 def item_links(kg: KnowledgeGraph) -> tuple[torch.Tensor, torch.Tensor]:
     """The linked items and their entities, as two index tensors."""
     linked = np.flatnonzero(kg.item_entities >= 0)

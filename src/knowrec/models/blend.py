@@ -65,11 +65,7 @@ class Blend(Recommender):
         total = torch.zeros(len(users), self.n_items_)
         for weight, member in zip(self.weights_.tolist(), self.members_, strict=True):
             if weight:
-                s = member.score(users.numpy()).float()
-                finite = torch.isfinite(s)
-                s = torch.where(finite, s, torch.nan)
-                mean, std = s.nanmean(1, keepdim=True), _nanstd(s)
-                total += weight * torch.where(finite, (s - mean) / std, -1e4)
+                total += weight * _standardise(member.score(users.numpy()).float())
         return total
 
     def _state(self) -> dict[str, torch.Tensor]:
@@ -79,8 +75,10 @@ class Blend(Recommender):
         self.members_ = self._members()
 
 
-def _nanstd(s: torch.Tensor) -> torch.Tensor:
-    mean = s.nanmean(1, keepdim=True)
-    var = ((s - mean) ** 2).nanmean(1, keepdim=True)
-    return var.sqrt().clamp(min=1e-8)
-
+def _standardise(scores: torch.Tensor) -> torch.Tensor:
+    """Each row's finite scores z-scored over the row; masked (non-finite) items far below every other."""
+    finite = torch.isfinite(scores)
+    s = torch.where(finite, scores, torch.nan)
+    centred = s - s.nanmean(1, keepdim=True)
+    std = (centred ** 2).nanmean(1, keepdim=True).sqrt().clamp(min=1e-8)
+    return torch.where(finite, centred / std, -1e4)

@@ -19,7 +19,7 @@ import torch
 
 from knowrec.data.dataset import Dataset
 from knowrec.errors import MissingInputError
-from knowrec.kg.prepare import add_inverse, clean, item_facts, shared_tails
+from knowrec.kg.prepare import item_facts, item_graph
 from knowrec.models.base import MODELS, Recommender
 from knowrec.params import (
     NON_NEGATIVE,
@@ -141,8 +141,8 @@ def kg_rows(data: Dataset, *, idf: bool = True) -> sp.csr_matrix:
     a country) ties items less than a director does."""
     if data.kg is None:
         raise MissingInputError(f"dataset {data.name!r} has no knowledge graph")
-    kg, _ = clean(data.kg)
-    items, _, tails = item_facts(shared_tails(add_inverse(kg)))
+    kg, _ = item_graph(data.kg)
+    items, _, tails = item_facts(kg)
     m = sp.csr_matrix((np.ones(len(items)), (tails, items)), shape=(kg.n_entities, data.n_items))
     m.sum_duplicates()
     m.data[:] = 1.0

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from knowrec.data.dataset import Dataset
-from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_links, shared_tails
+from knowrec.kg.prepare import item_graph, item_links
 from knowrec.models.base import MODELS
 from knowrec.models.lightgcn import LightGCN
 from knowrec.params import NON_NEGATIVE_INT, Constraint, Dimension, Int
@@ -52,11 +52,7 @@ class KGNet(LightGCN):
 
     def _build(self, data: Dataset) -> nn.Module:
         module = super()._build(data)
-        kg, self.kg_report_ = clean(data.kg)
-        kg = add_inverse(kg)
-        kg = shared_tails(kg)  # an unshared tail would act as a free per-item vector, which overfits
-        if self.max_degree:
-            kg = cap_degree(kg, self.max_degree, seed=self.seed)
+        kg, self.kg_report_ = item_graph(data.kg, max_degree=self.max_degree, seed=self.seed)
         self._linked_items, self._linked_entities = item_links(kg)
         # Receptive-field pruning: only items' entities are read out, so layer l needs only the facts whose
         # head lies within (kg_layers - l) hops of an item; everything else would be computed and discarded.

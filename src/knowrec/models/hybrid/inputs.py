@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from knowrec.data.dataset import Dataset
-from knowrec.kg.prepare import add_inverse, cap_degree, clean, item_facts, shared_tails
+from knowrec.kg.prepare import item_facts, item_graph
 from knowrec.models.hybrid.network import HybridInputs
 from knowrec.models.hybrid.options import Source
 from knowrec.text import TextEncoder, item_texts, user_texts
@@ -32,10 +32,7 @@ class KGInputs:
 def kg_inputs(data: Dataset, *, max_degree: int, seed: int) -> KGInputs:
     """The facts items are embedded from: a tail no other item shares would be a free per-item vector, so only
     shared ones; hubs capped at ``max_degree`` facts (0: no cap)."""
-    kg, report = clean(data.kg)
-    kg = shared_tails(add_inverse(kg))
-    if max_degree:
-        kg = cap_degree(kg, max_degree, seed=seed)
+    kg, report = item_graph(data.kg, max_degree=max_degree, seed=seed)
     items, rels, tails = item_facts(kg)
     used, tails = np.unique(tails, return_inverse=True)  # only entities that items point to get vectors
     return KGInputs(tuple(torch.from_numpy(a) for a in (items, rels, tails)), kg.entity_ids[used], kg.relation_ids,
