@@ -30,8 +30,13 @@ def render(name: str) -> str:
     first = next(iter(by_seed.values()))
     cold = any("test_all_items" in r for r in first.values())
     metrics = COLD if cold else WARM
+    few = next((r["test_few"] for r in first.values() if "test_few" in r), None)
+    reference = next((r.get("reference") for r in first.values() if r.get("reference")), None)
+    plain = [m for m, r in first.items() if not r.get("knowledge") and not m.startswith(("constant", "random"))]
+    best_plain = max(plain, key=lambda m: first[m]["test"]["ndcg@10"]) if plain else None
+    p_head = "p vs best knowledge-free" if reference in (None, best_plain) else f"p vs {reference}"
     head = ["model", "knowledge", *metrics, *([f"all items {m}" for m in COLD] if cold else []),
-            "p vs best knowledge-free", "s to best"]
+            *([f"ndcg@10, ≤ {few.get('at_most', '?')} training ({few['users']:,} users)"] if few else []), p_head, "s to best"]
     lines = [f"*{name}* — {result['protocol']}", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     order = sorted(first, key=lambda m: -np.mean([rows[m]["test"]["ndcg@10"] for rows in by_seed.values()
@@ -45,6 +50,7 @@ def render(name: str) -> str:
             r.get("label", label), "✓" if r.get("knowledge") else "",
             *(cells(by_seed, label, "test", m) for m in metrics),
             *((cells(by_seed, label, "test_all_items", m) for m in COLD) if cold else ()),
+            *((cells(by_seed, label, "test_few", "ndcg@10"),) if few else ()),
             "–" if not p else f"{max(p):.2g}", f"{seconds:.1f}"]) + " |")
     return "\n".join(lines)
 

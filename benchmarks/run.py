@@ -37,7 +37,7 @@ from knowrec.results import load_per_user
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ("ndcg@10", "recall@10", "hit@10", "ndcg@20", "recall@20", "coverage@10", "diversity@10", "auc", "f1")
 #: Models whose scores read the KG or item text (a hybrid or EASE with ``sources=id`` reads neither).
-KNOWLEDGE = {"kgnet", "cke", "content", "hybrid", "kease"}
+KNOWLEDGE = {"kgnet", "cke", "content", "hybrid", "kease", "shared-facts"}
 
 
 def parse_run(spec: str) -> tuple[str, str, list[str]]:
@@ -96,6 +96,8 @@ def main() -> None:
                         "knowledge-free row)")
     parser.add_argument("--peers", action="store_true", help="add the rows of benchmarks/peers.py (same --name)")
     parser.add_argument("--name", help="result file name (default: the dataset)")
+    parser.add_argument("--few", type=int, default=0, help="also show test NDCG@10 over the users with at most this "
+                        "many training interactions (on a friend task: training friends)")
     parser.add_argument("--reuse", action="store_true", help="read runs already finished in the results folder "
                         "instead of training them again (to add --peers rows to a table)")
     args = parser.parse_args()
@@ -120,6 +122,8 @@ def main() -> None:
                 rows[label] = {**row, "knowledge": "lightfm" in label}
                 where[label] = RESULTS / row["run"]
         add_p_values(rows, where, args.reference)
+        if args.few:
+            add_few(rows, where, args.few)
 
     first = by_seed[seeds[0]]
     best = max(first, key=lambda m: mean_of(by_seed, m, "test", "ndcg@10"))
@@ -131,7 +135,8 @@ def main() -> None:
     all_items = [c for c in ("ndcg@10", "recall@20") if "test_all_items" in first[best]]
     title = f"{args.dataset}: {protocol} — test set" + (" (cold items ranked among cold items)" if all_items else "")
     table = Table(title=title, title_justify="left")
-    for col in ("model", "K", *columns, *(f"all items {c}" for c in all_items), "p vs best", "p vs reference",
+    few = [f"ndcg@10 ≤{args.few} train"] if args.few else []
+    for col in ("model", "K", *columns, *(f"all items {c}" for c in all_items), *few, "p vs best", "p vs reference",
                 "s to best", "s/epoch", "peak MB"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for m, r in first.items():
@@ -139,6 +144,7 @@ def main() -> None:
         table.add_row(m, "✓" if r.get("knowledge") else "",
                       *(cell(by_seed, m, "test", c) for c in columns),
                       *(cell(by_seed, m, "test_all_items", c) for c in all_items),
+                      *(cell(by_seed, m, "test_few", "ndcg@10") for _ in few),
                       *(p_cell(by_seed, m, key) for key in ("p_vs_best_ndcg@10", "p_vs_reference_ndcg@10")),
                       f"{np.mean([by_seed[s][m]['time_to_best_seconds'] for s in seeds]):.1f}", s_epoch,
                       "–" if r["peak_rss_mb"] != r["peak_rss_mb"] else f"{r['peak_rss_mb']:.0f}")
@@ -166,6 +172,22 @@ def add_p_values(rows: dict[str, dict], where: dict[str, Path], reference: str |
             if other is not None and other != m:
                 cmp = {c.metric: c for c in compare_per_user(per_user[other], per_user[m])}
                 rows[m][key] = cmp["ndcg@10"].p_ttest
+
+
+def add_few(rows: dict[str, dict], where: dict[str, Path], few: int) -> None:
+    """Each knowrec row's test NDCG@10 over the users with at most ``few`` training interactions (read off the
+    saved model's training matrix), as ``row["test_few"]``; peers' rows have no saved model and get none."""
+    from safetensors.numpy import load_file
+
+    for m, row in rows.items():
+        weights = where[m] / "model" / "weights.safetensors"
+        if row.get("peer") or not weights.is_file():
+            continue
+        n_train = np.diff(load_file(weights)["seen_indptr"])
+        per_user = load_per_user(where[m], "test")
+        chosen = n_train[per_user["users"]] <= few
+        row["test_few"] = {"ndcg@10": float(per_user["ndcg@10"][chosen].mean()), "users": int(chosen.sum()),
+                           "at_most": few}
 
 
 def mean_of(by_seed: dict[int, dict[str, dict]], m: str, part: str, metric: str) -> float:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from knowrec.data import Dataset, attribute_kg
+from knowrec.data import Dataset, ImportReport, attribute_kg
+from knowrec.data.social import build_social
 
 torch.set_num_threads(1)
 
@@ -50,6 +51,22 @@ def make_tiny(n_users: int = 50, n_items: int = 40, seed: int = 0) -> Dataset:
                             timestamps=np.arange(n, dtype=float), item_table=table,
                             field_types={"title": "text", "genres": "token_seq"})
     data.kg = attribute_kg(data, ["genres"])
+    return data
+
+
+def make_tiny_social(seed: int = 0) -> Dataset:
+    """The tiny clustered dataset with friendships mostly inside each taste cluster."""
+    data = make_tiny(seed=seed)
+    rng = np.random.default_rng(seed)
+    src, dst = [], []
+    for u in range(data.n_users):
+        group = np.arange(25) if u < 25 else np.arange(25, 50)
+        for v in rng.choice(group, size=6, replace=False):
+            if v != u:
+                src.append(f"u{u}")
+                dst.append(f"u{v}")
+    data.social = build_social(data.user_ids, np.array(src), np.array(dst), report=ImportReport(),
+                               path="<links>", line_no=np.arange(1, len(src) + 1))
     return data
 
 

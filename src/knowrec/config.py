@@ -7,7 +7,7 @@ import json
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,6 +23,8 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
     dataset: str = "ml-100k"
+    #: ``items`` (what to recommend to a user) or ``friends`` (which users: the dataset's social graph as data).
+    task: Literal["items", "friends"] = "items"
     model: str = "lightgcn"
     model_params: dict[str, Any] = Field(default_factory=dict)
     split: SplitKind = SplitKind.RANDOM

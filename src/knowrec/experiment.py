@@ -19,6 +19,7 @@ from knowrec.config import RunConfig
 from knowrec.data.builtin import load_dataset
 from knowrec.data.dataset import Dataset
 from knowrec.data.exchange import open_split
+from knowrec.data.social import FRIENDS, friend_dataset
 from knowrec.data.split import Split
 from knowrec.data.split import split as make_split
 from knowrec.errors import ConfigError, DataError
@@ -61,9 +62,15 @@ class Prepared:
         return valid | ({} if self.ctr is None else self.ctr.validate(model))
 
 
+def load_task(config: RunConfig, *, show_progress: bool = True) -> Dataset:
+    """The configured dataset as its task sees it: as loaded, or its friend task (users as items)."""
+    data = load_dataset(config.dataset, show_progress=show_progress)
+    return friend_dataset(data) if config.task == FRIENDS else data
+
+
 def prepare(config: RunConfig, *, show_progress: bool = True) -> Prepared:
     """Load, filter and split the configured dataset, and say so at once if the split cannot be validated."""
-    data = load_dataset(config.dataset, show_progress=show_progress)
+    data = load_task(config, show_progress=show_progress)
     if config.min_rating is not None or config.user_core or config.item_core:
         data = data.filter(min_rating=config.min_rating, user_core=config.user_core, item_core=config.item_core)
     split = make_split(data, config.split, seed=config.seed, ratios=config.ratios, cold_share=config.cold_share)
@@ -207,7 +214,7 @@ class OpenRun:
 def open_run(run: str | Path, *, show_progress: bool = False) -> OpenRun:
     """Open a finished run folder and load its dataset, checking it is the data the run was trained on."""
     result = RunResult.load(run)
-    data = load_dataset(result.config.dataset, show_progress=show_progress)
+    data = load_task(result.config, show_progress=show_progress)
     if data.fingerprint() != result.data_fingerprint:
         raise DataError(f"dataset {result.config.dataset!r} differs from the one run {run} was trained on "
                         f"(fingerprint {data.fingerprint()} ≠ {result.data_fingerprint})")

@@ -15,6 +15,7 @@ from knowrec._io import read_json, write_json
 from knowrec._version import __version__
 from knowrec.config import RunConfig
 from knowrec.data.dataset import Dataset
+from knowrec.data.social import FRIENDS
 from knowrec.data.split import Split
 from knowrec.errors import ConfigError
 from knowrec.evaluate.evaluator import EvalResult
@@ -108,12 +109,13 @@ class RunResult:
         )
 
     def recommend(self, data: Dataset, user_id: Any, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
-        """Top-``k`` for one original user id, as a table of original item ids, titles and scores."""
+        """Top-``k`` for one original user id, as a table of original item ids (user ids, on a friend task),
+        titles and scores."""
         user = data.user_index(user_id)
         items, scores = self.model.recommend(user, k, exclude_seen=exclude_seen)
         titles = data.item_titles()
-        frame = pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item_id": data.item_ids[items],
-                              "score": scores})
+        frame = pd.DataFrame({"rank": np.arange(1, len(items) + 1),
+                              "user_id" if data.task == FRIENDS else "item_id": data.item_ids[items], "score": scores})
         if titles is not None:
             frame.insert(2, "title", [titles[i] for i in items])
         return frame[np.isfinite(frame["score"])]

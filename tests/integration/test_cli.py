@@ -294,3 +294,26 @@ def test_another_librarys_scores_judged_like_a_run(runs: Path, tmp_path: Path) -
     assert theirs["ndcg@10"] == pytest.approx(ours["ndcg@10"])
     assert theirs["recall@20"] == pytest.approx(ours["recall@20"])
     assert "943 paired users" in run("compare", str(runs / "pop"), str(tmp_path / "judged"))
+
+
+def test_friend_task_from_import_to_explained_suggestions(tmp_path: Path) -> None:
+    """Import a friend list with the interactions, train a friend model, suggest and explain friends."""
+    from tests.conftest import make_tiny_social
+
+    data = make_tiny_social()
+    inter = tmp_path / "inter.csv"
+    inter.write_text("user_id,item_id\n" + "".join(f"{data.user_ids[u]},{data.item_ids[i]}\n"
+                                                   for u, i in zip(data.users, data.items, strict=True)))
+    links = tmp_path / "friends.csv"
+    links.write_text("a,b\n" + "".join(f"{data.user_ids[s]},{data.user_ids[d]}\n"
+                                       for s, d in zip(data.social.src, data.social.dst, strict=True)) + "u0,u0\n")
+    out = run("data", "import", str(inter), "--out", str(tmp_path / "ds"), "--social", str(links),
+              "--social-header")
+    assert "self-link" in out and "social_links" in out
+    run("train", "--dataset", str(tmp_path / "ds"), "--task", "friends", "--model", "adamic-adar",
+        "--out", str(tmp_path / "run"), "--quiet")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["task"] == "friends"
+    out = run("recommend", str(tmp_path / "run"), "--user", "u3", "-k", "3", "--explain")
+    assert "Top 3 friends for user u3" in out and "user_id" in out and "mutual friends" in out
+    out = run("explain", str(tmp_path / "run"), "--user", "u3", "-k", "2")
+    assert out.count("you and user") == 2

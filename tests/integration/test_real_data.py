@@ -115,6 +115,21 @@ def test_amazon_scientific(data_dir: Path) -> None:
     assert list(data.item_ids[seq]) == ["9", "10", "11", "12", "6"]
 
 
+def test_yelp_hin(data_dir: Path) -> None:
+    """The counts of ../shared/data/README.md: 158,590 friend rows are 79,295 friendships among 10,580 users."""
+    data = load_dataset("yelp-hin")
+    assert (data.n_users, data.n_items, data.n_interactions) == (16_239, 14_284, 198_397)
+    assert data.social.n_links == 79_295 and not data.social.directed
+    assert int((data.social.degrees(data.n_users) > 0).sum()) == 10_580
+    relation = data.kg.relation_ids[data.kg.relations]
+    assert (relation == "category").sum() == 40_009 and (relation == "city").sum() == 14_267
+    assert sum(len(v) for v in data.user_table["compliments"]) == 76_875
+    u2 = data.user_index("2")
+    friends = data.social.matrix(data.n_users)[u2].indices
+    assert {"56", "179"} <= set(data.user_ids[friends])
+    assert data.ratings[(data.users == data.user_index("1")) & (data.items == data.item_index("8391"))] == [5.0]
+
+
 def test_ml1m_kg(data_dir: Path) -> None:
     data = load_dataset("ml-1m-kg")
     assert (data.n_users, data.n_items, data.n_interactions) == (6040, 3260, 998_539)

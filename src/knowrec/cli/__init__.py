@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -95,6 +95,8 @@ def train_cmd(
                                                 show_default="ml-100k")] = None,
     model: Annotated[str | None, typer.Option(help="Model name (see `knowrec models`).",
                                               show_default="lightgcn")] = None,
+    task: Annotated[str | None, typer.Option(help="items (what to recommend to users) or friends (which users: "
+                                             "the social graph as the data).", show_default="items")] = None,
     out: Annotated[Path, typer.Option(help="Run folder: checkpoints, metrics.json, model/.")] = Path("runs/latest"),
     config: Annotated[Path | None, typer.Option(help="YAML/JSON/TOML file of settings.")] = None,
     set_: Annotated[
@@ -118,13 +120,14 @@ def train_cmd(
     from knowrec.experiment import pipeline
     from knowrec.train.tracking import make_tracker
 
-    direct = {k: v for k, v in {"dataset": dataset, "model": model, "split": split, "seed": seed,
+    direct = {k: v for k, v in {"dataset": dataset, "model": model, "task": task, "split": split, "seed": seed,
                                 "threads": threads}.items() if v is not None}
     cfg = RunConfig.resolve(file=config, settings=direct, overrides=set_ or [])
     result = pipeline(cfg, out=out, show_progress=not quiet, resume=not fresh, overwrite=overwrite,
                       tracker=make_tracker(tracker, tracking_uri=tracking_uri))
     m = result.metrics()
-    console.print(_metric_table(f"{cfg.model} on {cfg.dataset} ({cfg.split} split, seed {cfg.seed})",
+    what = f"{cfg.dataset}, friends" if cfg.task == "friends" else cfg.dataset
+    console.print(_metric_table(f"{cfg.model} on {what} ({cfg.split} split, seed {cfg.seed})",
                                 {part: m[part] for part in ("valid", "test", "test_all_items") if part in m}))
     console.print(
         f"best epoch {m['best_epoch']} of {m['epochs_run']} · {m['time_to_best_seconds']:.1f} s to the best epoch · "
@@ -174,22 +177,30 @@ def recommend_cmd(
     include_seen: Annotated[bool, typer.Option(help="Keep items the user has already interacted with.")] = False,
     explain: Annotated[bool, typer.Option(help="Say why: knowledge-graph paths and the score's sources.")] = False,
 ) -> None:
-    """Top-k items for users, by original id, with titles where the dataset has them."""
+    """Top-k items for users, by original id, with titles where the dataset has them (on a friend run: users)."""
     from knowrec.experiment import open_run
 
     opened = open_run(run)
-    explainer = None
-    if explain:
-        from knowrec.explain import Explainer
-
-        explainer = Explainer(opened.model, opened.data)
+    explainer = _explainer(opened) if explain else None
+    what = "friends" if opened.data.task == "friends" else "items"
     for uid in user:
         frame = opened.result.recommend(opened.data, uid, k, exclude_seen=not include_seen)
-        console.print(table(f"Top {k} for user {uid} ({opened.result.config.model})", list(frame.columns),
+        console.print(table(f"Top {k} {what} for user {uid} ({opened.result.config.model})", list(frame.columns),
                             frame.itertuples(index=False)))
         if explainer is not None:
-            for item_id in frame["item_id"]:
+            for item_id in frame.iloc[:, 1]:
                 console.print(str(explainer.explain(uid, item_id)), markup=False, highlight=False)
+
+
+def _explainer(opened: Any, max_hops: int = 3) -> Any:
+    """The explainer of a run: KG paths and sources for items, shared friends, items and facts for friends."""
+    if opened.data.task == "friends":
+        from knowrec.explain.friends import FriendExplainer
+
+        return FriendExplainer(opened.data, opened.model.seen_)
+    from knowrec.explain import Explainer
+
+    return Explainer(opened.model, opened.data, max_hops=max_hops)
 
 
 @app.command("serve")
@@ -234,15 +245,15 @@ def explain_cmd(
     k: Annotated[int, typer.Option("-k", "--k", help="How many recommendations to explain without --item.")] = 3,
     max_hops: Annotated[int, typer.Option(help="Longest knowledge-graph path, in facts.")] = 3,
 ) -> None:
-    """Why items are recommended to a user: KG paths from their history, or the closest history items."""
+    """Why items are recommended to a user: KG paths from their history, or the closest history items; on a friend
+    run, why users are suggested (mutual friends, shared items and facts; --item names the suggested users)."""
     import time
 
     from knowrec.experiment import open_run
-    from knowrec.explain import Explainer
 
     opened = open_run(run)
-    explainer = Explainer(opened.model, opened.data, max_hops=max_hops)
-    items = item or [str(i) for i in opened.result.recommend(opened.data, user, k)["item_id"]]
+    explainer = _explainer(opened, max_hops)
+    items = item or [str(i) for i in opened.result.recommend(opened.data, user, k).iloc[:, 1]]
     for item_id in items:
         t0 = time.perf_counter()
         text = str(explainer.explain(user, item_id))

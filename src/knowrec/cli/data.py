@@ -79,6 +79,12 @@ def import_cmd(
     links: Annotated[Path | None, typer.Option(help="Item → entity links file.")] = None,
     link_cols: Annotated[str, typer.Option(help="Item,entity columns.")] = "0,1",
     links_header: Annotated[bool, typer.Option(help="The links file has a header line.")] = False,
+    social: Annotated[Path | None, typer.Option(help="User–user links file (friendships, follows).")] = None,
+    social_cols: Annotated[str, typer.Option(help="Source,target user columns of the links file.")] = "0,1",
+    social_weight_col: Annotated[str | None, typer.Option(help="Weight column of the links file.")] = None,
+    social_header: Annotated[bool, typer.Option(help="The links file has a header line.")] = False,
+    social_directed: Annotated[bool, typer.Option(
+        help="Links are one-way (follows, trust); by default a link is a friendship both ways.")] = False,
     strict: Annotated[bool, typer.Option(help="Fail on the first bad row instead of dropping it.")] = False,
 ) -> None:
     """Build a dataset from your own files, report what was kept and dropped, and save it to --out."""
@@ -87,7 +93,9 @@ def import_cmd(
         encoding=encoding, header=not no_header, name=name, items=items, item_id_col=item_id_col,
         text_cols=text_col or (), attr_cols=attr_col or (), attr_sep=attr_sep, attr_pattern=attr_pattern, kg=kg,
         kg_cols=tuple(kg_cols.split(",")), kg_header=kg_header, links=links, link_cols=tuple(link_cols.split(",")),
-        links_header=links_header, strict=strict,
+        links_header=links_header, social=social, social_cols=tuple(social_cols.split(",")),
+        social_weight_col=social_weight_col, social_header=social_header, social_directed=social_directed,
+        strict=strict,
     )
     data.save(out)
     console.print(f"read {report.rows_read:,} interaction rows, kept {report.kept:,}")

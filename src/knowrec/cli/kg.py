@@ -29,14 +29,17 @@ def _open(store: Path, neo4j: str | None):
 @app.command("load")
 @friendly_errors
 def load_cmd(dataset: Annotated[str, typer.Argument(help="Built-in dataset name or folder.")],
-             store: StoreOpt = Path("kg-store"), neo4j: Neo4jOpt = None) -> None:
+             store: StoreOpt = Path("kg-store"), neo4j: Neo4jOpt = None,
+             social: Annotated[bool, typer.Option(help="Load the users too: their friendships and what they "
+                                                  "interacted with (user → friend → item → fact paths).")] = False,
+             ) -> None:
     """Bulk-load a dataset's entities, facts and item links (replacing what the store held)."""
     from knowrec.data import load_dataset
 
     data = load_dataset(dataset)
     with _open(store, neo4j) as s:
         t0 = time.perf_counter()
-        counts = s.load(data)
+        counts = s.load(data, social=social)
         seconds = time.perf_counter() - t0
     console.print(f"loaded {counts['entities']:,} entities and {counts['facts']:,} facts of {data.name} "
                   f"into {s.backend} ({neo4j or store}) in {seconds:.2f} s")

@@ -13,6 +13,7 @@ from pathlib import Path
 from knowrec.data.dataset import Dataset
 from knowrec.data.download import RemoteFile, cache_dir, download
 from knowrec.data.formats import load_folder
+from knowrec.data.formats.hin import load_hin_yelp
 from knowrec.data.formats.kgat import load_kgat
 from knowrec.data.formats.letter import load_letter
 from knowrec.data.formats.ml1m import load_ml1m_kg
@@ -55,6 +56,8 @@ _MKR = ("hwwang55/MKR", "d6bb77c426960bc04f5d88c39f09d87a844776b4", "data/movie"
 _COLAKG = ("ziqiangcui/CoLaKG", "7e1ce44945b2cfcb99ba36daf4b143e7a9704b84", "data/ml-1m")
 _ML1M = ("vignesh117/recommender", "7db1a82bdc24d8c162e73b782e9aef1dd2cd53d6", "ml-1m/full_data")
 _LETTER = ("Nishikata97/CollisionGenRec", "505d5be3166f7c38ae67957daf8a3b7ec7092577", "data/Scientific")
+_HIN = ("librahu/HIN-Datasets-for-Recommendation-and-Network-Embedding", "cc05c484b628b08237f0a876fcebf99d736ccbea",
+        "Yelp")
 _KGAT = ("xiangwang1223/knowledge_graph_attention_network", "c03737be46ac26a0b5431efe149828e982ffbbfb",
          "Data/amazon-book")
 
@@ -155,6 +158,23 @@ DATASETS.register("amazon-scientific", aliases=("scientific", "amazon-industrial
     }),
     source="Nishikata97/CollisionGenRec data/Scientific (from Ni, Li & McAuley's Amazon Review Data 2018)",
     terms="Amazon Review Data (2018): research use; no terms stated by the source repository",
+))
+
+DATASETS.register("yelp-hin", aliases=("yelp", "yelp-social"))(DatasetSpec(
+    name="yelp-hin",
+    description="Yelp from HIN-Datasets (16,239 users, 14,284 businesses, 198,397 ratings 1–5); business "
+    "categories and cities as the KG, 79,295 friendships as the social graph, compliments as a user field",
+    loader=load_hin_yelp,
+    files=_files(_HIN, "", {
+        "user_business.dat": "d57853e95c3f49f0060f31ee9365ab3fffe1010999c76863c3cd9628b91e994d",
+        "business_category.dat": "d3c1499e406c0a842b3c08c478ffe7bf26a8758b630e0b056d0f4bcf18c01a5b",
+        "business_city.dat": "09c009dfa16709aff52de4831b9cb30f45a16dcfce1db06858d54af6ef5f7d1e",
+        "user_compliment.dat": "e7f5c15155bf0843e3bdf9fb4743bb3ebf76826b4108e9e194fd637e0bb05ed6",
+        "user_user.dat": "d360f88f66b7ba9a1fd460b8c414dba1bec6489773283083a614a77925bcaaed",
+    }),
+    source="librahu/HIN-Datasets-for-Recommendation-and-Network-Embedding Yelp (a subset of the Yelp dataset)",
+    terms="a subset of the Yelp Open Dataset: Yelp's dataset licence applies (academic use); the source "
+    "repository states no terms",
 ))
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from knowrec._io import atomic_dir, read_json, write_json
+from knowrec.data.social import FRIENDS, SocialGraph
 from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import DataError, UnknownNameError
 
@@ -33,7 +34,9 @@ class Dataset:
     ``users``/``items`` hold one index per interaction; ``user_ids[u]``/``item_ids[i]`` give the original ids.
     ``item_table``/``user_table`` have one row per index; ``field_types`` gives each column's kind.
     ``parts`` carries a split that ships with the data (0 train, 1 valid, 2 test); ``negatives`` holds
-    sampled negative (user, item) pairs where the source provides them (RippleNet's CTR protocol).
+    sampled negative (user, item) pairs where the source provides them (RippleNet's CTR protocol). ``social``
+    holds user–user links where the data has them; ``task`` is ``"friends"`` for a dataset whose items are its
+    users (``knowrec.data.social.friend_dataset``), else ``"items"``.
     """
 
     name: str
@@ -49,6 +52,8 @@ class Dataset:
     parts: np.ndarray | None = None
     negatives: np.ndarray | None = None
     field_types: dict[str, str] = field(default_factory=dict)
+    social: SocialGraph | None = None
+    task: str = "items"
 
     def __post_init__(self) -> None:
         self.user_ids = np.asarray(self.user_ids, dtype=object)
@@ -66,6 +71,11 @@ class Dataset:
         for table, n in ((self.item_table, self.n_items), (self.user_table, self.n_users)):
             if table is not None and len(table) != n:
                 raise DataError(f"field table has {len(table)} rows, expected {n}")
+        if self.social is not None and self.social.n_links and max(self.social.src.max(),
+                                                                    self.social.dst.max()) >= self.n_users:
+            raise DataError("social link index out of range of the user id map")
+        if self.task not in ("items", FRIENDS):
+            raise DataError(f"task must be 'items' or {FRIENDS!r}, got {self.task!r}")
 
     # --- sizes -----------------------------------------------------------------------------------------
     @property
@@ -170,6 +180,8 @@ class Dataset:
         if negatives is not None:
             ok = (u_map[negatives[:, 0]] >= 0) & (i_map[negatives[:, 1]] >= 0)
             negatives = np.stack([u_map[negatives[ok, 0]], i_map[negatives[ok, 1]]], axis=1)
+        if self.task == FRIENDS and not np.array_equal(user_order, item_order):
+            raise DataError("a friend task's items are its users: renumber both alike")
         return replace(
             data,
             user_ids=self.user_ids[user_order],
@@ -180,6 +192,7 @@ class Dataset:
             user_table=None if self.user_table is None else self.user_table.iloc[user_order].reset_index(drop=True),
             kg=None if self.kg is None else self.kg.with_items(item_order),
             negatives=negatives,
+            social=None if self.social is None else self.social.remapped(u_map),
         )
 
     # --- look-ups --------------------------------------------------------------------------------------
@@ -223,6 +236,8 @@ class Dataset:
             "given_split": self.parts is not None,
             "sampled_negatives": 0 if self.negatives is None else len(self.negatives),
         }
+        if self.social is not None:
+            info.update(self.social.summary(self.n_users))
         if self.kg is not None:
             linked = self.kg.item_entities >= 0
             info.update(
@@ -264,9 +279,14 @@ class Dataset:
                     item_entities=self.kg.item_entities,
                     entity_ids=self.kg.entity_ids.astype(str), relation_ids=self.kg.relation_ids.astype(str),
                 )
+            if self.social is not None:
+                arrays.update(social_src=self.social.src, social_dst=self.social.dst)
+                if self.social.weights is not None:
+                    arrays["social_weights"] = self.social.weights
             np.savez(tmp / "arrays.npz", **arrays)
             write_json(tmp / "meta.json", {
                 "format": "knowrec-dataset/1", "name": self.name, "field_types": self.field_types,
+                "task": self.task, "social_directed": None if self.social is None else self.social.directed,
                 "fingerprint": self.fingerprint(), "users": self.n_users, "items": self.n_items,
                 "interactions": self.n_interactions,
             })
@@ -288,6 +308,10 @@ class Dataset:
                 arrays["entity_ids"].astype(object), arrays["relation_ids"].astype(object),
                 arrays["heads"], arrays["relations"], arrays["tails"], arrays["item_entities"],
             )
+        social = None
+        if "social_src" in arrays:
+            social = SocialGraph(arrays["social_src"], arrays["social_dst"], arrays.get("social_weights"),
+                                 bool(meta.get("social_directed")))
         return cls(
             name=meta["name"],
             user_ids=users["id"].to_numpy(dtype=object),
@@ -302,6 +326,8 @@ class Dataset:
             kg=kg,
             negatives=arrays.get("negatives"),
             field_types=meta["field_types"],
+            social=social,
+            task=meta.get("task", "items"),
         )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from knowrec._io import atomic_path
 from knowrec.data.dataset import TEST, TRAIN, VALID, Dataset
+from knowrec.data.social import FRIENDS, pair_keys
 from knowrec.errors import ConfigError, DataError
 
 
@@ -86,7 +87,9 @@ def split(
     ``cold_share`` of the items/users lose all training interactions, divided between valid and test;
     ``given``: the data's own train/test labels, with a random ``ratios[1]`` share of each user's training
     interactions moved to validation; ``rows``: every interaction on its own, by ``ratios`` (RippleNet's
-    CTR protocol uses 6:2:2).
+    CTR protocol uses 6:2:2). On a friend task (``Dataset.task == "friends"``) only ``random`` applies, by pair:
+    each friendship goes, in both its directions, to one part, cut 8:1:1 among the pairs of one of its two
+    users drawn at random — so no held-out friendship is seen through its reverse edge.
     """
     try:
         kind = SplitKind(kind)
@@ -99,6 +102,10 @@ def split(
     rng = np.random.default_rng(seed)
     n = data.n_interactions
     params: dict[str, Any] = {"ratios": r.tolist()}
+    if data.task == FRIENDS:
+        if kind is not SplitKind.RANDOM:
+            raise ConfigError(f"a friend task splits its friendships at random (split=random), not {kind.value!r}")
+        return Split(kind, seed, _pair_parts(data, r, rng), params | {"by": "pair"})
     if kind in (SplitKind.RANDOM, SplitKind.TEMPORAL):
         if kind is SplitKind.TEMPORAL and data.timestamps is None:
             raise DataError(f"dataset {data.name!r} has no timestamps for a temporal split", field="timestamp")
@@ -135,6 +142,14 @@ def split(
     sub = _ratio_parts(data.users[train], rng.permutation(len(train)), np.array([1 - valid_share, 0, valid_share]))
     parts[train[sub == TEST]] = VALID
     return Split(kind, seed, parts, params)
+
+
+def _pair_parts(data: Dataset, r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Part labels by unordered pair: a random endpoint owns each pair; each owner's pairs are cut by ``r``."""
+    keys, first, inverse = np.unique(pair_keys(data.users, data.items, data.n_users), return_index=True,
+                                     return_inverse=True)
+    owner = np.where(rng.random(len(keys)) < 0.5, data.users[first], data.items[first])
+    return _ratio_parts(owner, rng.permutation(len(keys)), r)[inverse]
 
 
 def row_parts(n: int, r: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,19 @@ def encode_triples(
         tails=entity_codes[n_links + n_triples :],
         item_entities=item_entities,
     )
+
+
+def field_facts(cells: Any, relation: str, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(head, relation, "<relation>:<value>")`` for each value of a table column (``cells``: a Series of
+    scalars or lists, indexed by row) — how a field's values become KG facts; ``heads[row]`` names each row."""
+    import pandas as pd
+
+    cells = cells.map(lambda v: v if isinstance(v, list) else ([] if pd.isna(v) else [v]))
+    exploded = cells.explode().dropna()
+    exploded = exploded[exploded.astype(str).str.len() > 0]
+    idx = exploded.index.to_numpy(dtype=np.int64)
+    return (heads[idx], np.full(len(idx), relation, dtype=object),
+            (f"{relation}:" + exploded.astype(str)).to_numpy(dtype=object))
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

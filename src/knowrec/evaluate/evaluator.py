@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import torch
 
 from knowrec.data.dataset import TEST, TRAIN, VALID, Dataset
+from knowrec.data.social import FRIENDS
 from knowrec.data.split import Split
 from knowrec.errors import ConfigError
 from knowrec.evaluate.metrics import USER_METRICS, intra_list_diversity, novelty
@@ -38,7 +39,8 @@ class EvalResult:
 
 
 class Evaluator:
-    """Evaluates any model with ``score(users)`` on a split of a dataset, batched over users in torch.
+    """Evaluates any model with ``score(users)`` on a split of a dataset, batched over users in torch (on a friend
+    task, users ranked for a user, themself excluded).
 
     ``evaluate(..., candidates=)`` restricts the ranking to some items (the cold items of a cold-item split).
     Tied scores are ordered by a seeded random key per (user, item) (``tie_seed``), so a tie carries no
@@ -63,7 +65,9 @@ class Evaluator:
         self.n_users, self.n_items = data.n_users, data.n_items
         m = {code: _matrix(data, split.parts == code) for code in (TRAIN, VALID, TEST)}
         self._positives = {"valid": m[VALID], "test": m[TEST]}
-        self._masks = {"valid": m[TRAIN], "test": (m[TRAIN] + m[VALID]).tocsr()}
+        # a friend task ranks users for a user: the user themself is never a candidate
+        me = sp.identity(data.n_users, format="csr") if data.task == FRIENDS else sp.csr_matrix(m[TRAIN].shape)
+        self._masks = {"valid": (m[TRAIN] + me).tocsr(), "test": (m[TRAIN] + m[VALID] + me).tocsr()}
         self._popularity = torch.from_numpy(np.asarray(m[TRAIN].sum(0)).ravel())
         self._item_vectors = _svd_item_vectors(m[TRAIN])
 

@@ -1,6 +1,6 @@
 """Models stage: the ``Recommender`` contract and every registered model (imported here to register them)."""
 
-from knowrec.models import blend, bpr, cke, content, ease, hybrid, itemknn, kgnet, lightgcn, pop, reference
+from knowrec.models import blend, bpr, cke, content, ease, hybrid, itemknn, kgnet, lightgcn, pop, reference, social
 from knowrec.models.base import MODELS, Estimator, FactorRecommender, Recommender
 from knowrec.models.blend import Blend
 from knowrec.models.bpr import BPR
@@ -14,13 +14,16 @@ from knowrec.models.kgnet import KGNet
 from knowrec.models.lightgcn import LightGCN
 from knowrec.models.pop import Pop
 from knowrec.models.reference import Constant, RandomScores
+from knowrec.models.social import AdamicAdar, CommonNeighbours, PersonalisedPageRank, SharedFacts
 
 __all__ = [
            "BPR",
            "CKE",
            "EASE",
            "MODELS",
+           "AdamicAdar",
            "Blend",
+           "CommonNeighbours",
            "Constant",
            "Content",
            "Estimator",
@@ -30,9 +33,11 @@ __all__ = [
            "KGNet",
            "KnowledgeEASE",
            "LightGCN",
+           "PersonalisedPageRank",
            "Pop",
            "RandomScores",
            "Recommender",
+           "SharedFacts",
            "TorchModel",
            "TorchRecommender",
            "blend",
@@ -46,4 +51,5 @@ __all__ = [
            "lightgcn",
            "pop",
            "reference",
+           "social",
 ]

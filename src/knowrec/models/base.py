@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from knowrec._io import atomic_dir, read_json, write_json
 from knowrec._version import __version__
 from knowrec.data.dataset import Dataset
+from knowrec.data.social import FRIENDS
 from knowrec.errors import ConfigError, MissingInputError, NotFittedError, NotSupportedError, did_you_mean
 from knowrec.params import Constraint, Dimension, merged
 from knowrec.registry import Registry
@@ -188,8 +189,12 @@ class Recommender(Estimator):
             raise MissingInputError(f"{type(self).__name__} needs a knowledge graph; dataset {data.name!r} has none")
         if "item_text" in self.requires and data.item_table is None:
             raise MissingInputError(f"{type(self).__name__} needs item text; dataset {data.name!r} has no item fields")
+        if "friends" in self.requires and data.task != FRIENDS:
+            raise MissingInputError(f"{type(self).__name__} ranks users for a user: train it on a friend task "
+                                    f"(--task friends), not on dataset {data.name!r}'s items")
         self.n_users_, self.n_items_ = data.n_users, data.n_items
         self.seen_ = data.matrix()
+        self.task_ = data.task
 
     def check_is_fitted(self) -> None:
         if not hasattr(self, "n_items_"):
@@ -227,7 +232,8 @@ class Recommender(Estimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items and scores: shape ``(k,)`` for one user, ``(n, k)`` for an array of users.
 
-        ``exclude_seen`` drops the user's training items; ``candidates`` restricts the ranking to those items.
+        ``exclude_seen`` drops the user's training items; ``candidates`` restricts the ranking to those items. A
+        model of a friend task never suggests users to themselves.
         """
         self.check_is_fitted()
         single = np.ndim(users) == 0
@@ -238,6 +244,8 @@ class Recommender(Estimator):
         if exclude_seen:
             rows, cols = self.seen_[users].nonzero()
             scores[torch.as_tensor(rows), torch.as_tensor(cols)] = -torch.inf
+        if getattr(self, "task_", "items") == FRIENDS:
+            scores[torch.arange(len(users)), torch.as_tensor(users)] = -torch.inf
         if exclude_items is not None:
             scores[:, torch.as_tensor(np.asarray(exclude_items, dtype=np.int64))] = -torch.inf
         if candidates is not None:
@@ -265,15 +273,30 @@ class Recommender(Estimator):
     # --- persistence ------------------------------------------------------------------------------------
     def _save_meta(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         seen = self.seen_.tocsr()
-        return {"n_users": self.n_users_, "n_items": self.n_items_}, {
+        return {"n_users": self.n_users_, "n_items": self.n_items_, "task": getattr(self, "task_", "items")}, {
             "seen_indptr": torch.as_tensor(seen.indptr.astype(np.int64)),
             "seen_indices": torch.as_tensor(seen.indices.astype(np.int64))}
 
     def _load_meta(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         indptr, indices = tensors.pop("seen_indptr").numpy(), tensors.pop("seen_indices").numpy()
         self.n_users_, self.n_items_ = meta["n_users"], meta["n_items"]
+        self.task_ = meta.get("task", "items")
         self.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
                                    shape=(self.n_users_, self.n_items_))
+
+
+class StatelessRecommender(Recommender):
+    """A recommender that learns nothing beyond what ``_check_inputs`` records — the catalogue's size and the
+    training matrix ``seen_`` (saved by the base) — and scores from those alone."""
+
+    def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
+        self._check_inputs(data)
+        for cb in callbacks:
+            cb.on_fit_end(self)
+        return self
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return {}
 
 
 class FactorRecommender(Recommender):

@@ -5,6 +5,8 @@ matrix inverse. With ``kg`` and/or ``text`` it is fitted on ``X`` stacked with r
 Van Balen & Goethals, RecSys 2020): a row per KG entity that items share (its items set to 1) and a row per item's
 text neighbourhood (its nearest items by language-model similarity). Items that share facts or text are then tied
 even where no one interacted with both — and an item without a single interaction can still be recommended.
+With ``social``, a user's friends speak for them too: the items scored from are the user's own plus, weighted by
+``social_weight``, the mean of their friends' (friends' behaviour as a source, as social regularisation does).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from knowrec.text import DEFAULT_TEXT_MODEL, TextEncoder, item_texts
 from knowrec.train.callbacks import Callback
 
 logger = logging.getLogger(__name__)
-SOURCES = ("id", "kg", "text")
+SOURCES = ("id", "kg", "text", "social")
 #: Catalogues up to this size are solved in float64; larger ones in float32 (half the time and memory).
 FLOAT64_ITEMS = 2_000
 
@@ -56,7 +58,8 @@ class EASE(Recommender):
     constraints: ClassVar[dict[str, Constraint]] = {
         "l2": NON_NEGATIVE, "l2_path": Numbers(0.0), "sources": SubsetOf(SOURCES), "kg_weight": NON_NEGATIVE,
         "kg_idf": Flag(), "text_weight": NON_NEGATIVE, "text_neighbours": POSITIVE_INT,
-        "text_model": Text(required=True), "text_template": Text(),
+        "text_model": Text(required=True), "text_template": Text(), "social_weight": NON_NEGATIVE,
+        "social_path": Numbers(0.0),
     }
     #: λ is not searched: the trainer already picks it from ``l2_path`` on validation.
     search_space: ClassVar[dict[str, Dimension]] = {
@@ -66,7 +69,8 @@ class EASE(Recommender):
 
     def __init__(self, *, l2: float = 500.0, l2_path: Any = (20, 50, 100, 200, 500, 1000, 2000, 5000),
                  sources: Any = "id", kg_weight: float = 1.0, kg_idf: bool = True, text_weight: float = 1.0,
-                 text_neighbours: int = 20, text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "") -> None:
+                 text_neighbours: int = 20, text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "",
+                 social_weight: float = 0.5, social_path: Any = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)) -> None:
         self.l2 = l2
         self.l2_path = l2_path
         self.sources = sources
@@ -76,20 +80,42 @@ class EASE(Recommender):
         self.text_neighbours = text_neighbours
         self.text_model = text_model
         self.text_template = text_template
+        self.social_weight = social_weight
+        self.social_path = social_path
 
     def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
         gram = self._gram(data, show_progress)
         self._solve(gram, float(self.l2))
+        self.social_weight_ = torch.tensor(float(self.social_weight) if self._social(data) else 0.0)
         for cb in callbacks:
             cb.on_fit_end(self)
         return self
 
     def fit_steps(self, data: Dataset, *, show_progress: bool = True) -> Iterator[dict[str, float]]:
-        """One step per value of ``l2_path`` (ascending), or just ``l2`` when the path is empty."""
+        """One step per value of ``l2_path`` (ascending), or just ``l2`` when the path is empty; with the social
+        source, one per value of ``social_path`` at each (they only change how a user is scored: no new solve)."""
         gram = self._gram(data, show_progress)
+        social = self._social(data)
+        weights = (sorted(split_numbers(self.social_path)) or [float(self.social_weight)]) if social else [0.0]
         for l2 in sorted(split_numbers(self.l2_path)) or [float(self.l2)]:
             self._solve(gram, l2)
-            yield {"l2": l2}
+            for w in weights:
+                self.social_weight_ = torch.tensor(w)
+                yield {"l2": l2} | ({"social_weight": w} if social else {})
+
+    def _social(self, data: Dataset) -> bool:
+        """Whether friends' items join the user's (``social`` asked for, and the data has a social graph); keeps
+        ``friends_seen_``, each user's mean over friends of their training items."""
+        if "social" not in (split_names(self.sources) or []):
+            return False
+        if data.social is None or data.social.n_links == 0:
+            logger.warning("dataset %r has no social graph: EASE goes on without friends' items", data.name)
+            return False
+        friends = data.social.matrix(data.n_users)
+        friends.data[:] = 1.0
+        mean = sp.diags(1.0 / np.maximum(np.asarray(friends.sum(axis=1)).ravel(), 1.0)) @ friends
+        self.friends_seen_ = (mean @ self.seen_).astype(np.float32).tocsr()
+        return True
 
     def _gram(self, data: Dataset, show_progress: bool) -> torch.Tensor:
         """``Zᵀ Z`` for the stacked matrix ``Z`` = interactions over the weighted side rows, dense."""
@@ -129,10 +155,27 @@ class EASE(Recommender):
 
     def _score(self, users: torch.Tensor) -> torch.Tensor:
         seen = torch.from_numpy(self.seen_[users.numpy()].toarray())
+        w = float(getattr(self, "social_weight_", 0.0))
+        if w:
+            seen = seen + w * torch.from_numpy(self.friends_seen_[users.numpy()].toarray())
         return seen @ self.weights_
 
     def _state(self) -> dict[str, torch.Tensor]:
-        return {"weights": self.weights_, "l2": self.l2_}
+        state = {"weights": self.weights_, "l2": self.l2_}
+        if float(getattr(self, "social_weight_", 0.0)):
+            f = self.friends_seen_.tocoo()
+            state |= {"social_weight": self.social_weight_, "friends_rows": torch.from_numpy(f.row.astype(np.int64)),
+                      "friends_cols": torch.from_numpy(f.col.astype(np.int64)),
+                      "friends_values": torch.from_numpy(f.data)}
+        return state
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        if "friends_rows" in state:
+            self.friends_seen_ = sp.csr_matrix(
+                (state.pop("friends_values").numpy(), (state.pop("friends_rows").numpy(),
+                                                        state.pop("friends_cols").numpy())),
+                shape=(self.n_users_, self.n_items_))
+        super()._set_state(state)
 
 
 def kg_rows(data: Dataset, *, idf: bool = True) -> sp.csr_matrix:
@@ -179,7 +222,8 @@ class KnowledgeEASE(EASE):
 
     def __init__(self, *, l2: float = 500.0, l2_path: Any = (20, 50, 100, 200, 500, 1000, 2000, 5000),
                  sources: Any = "id,kg,text", kg_weight: float = 1.0, kg_idf: bool = False, text_weight: float = 0.025,
-                 text_neighbours: int = 12, text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "") -> None:
+                 text_neighbours: int = 12, text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "",
+                 social_weight: float = 0.5, social_path: Any = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)) -> None:
         super().__init__(l2=l2, l2_path=l2_path, sources=sources, kg_weight=kg_weight, kg_idf=kg_idf,
                          text_weight=text_weight, text_neighbours=text_neighbours, text_model=text_model,
-                         text_template=text_template)
+                         text_template=text_template, social_weight=social_weight, social_path=social_path)

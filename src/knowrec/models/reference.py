@@ -3,29 +3,17 @@ cold-start table they show what ranking by chance gives, so a model's margin ove
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import torch
 
-from knowrec.data.dataset import Dataset
-from knowrec.models.base import MODELS, Recommender
+from knowrec.models.base import MODELS, StatelessRecommender
 from knowrec.params import Constraint, Interval
 from knowrec.random import pair_uniform
-from knowrec.train.callbacks import Callback
 
 
-class _Uninformed(Recommender):
+class _Uninformed(StatelessRecommender):
     """Learns nothing: ``fit`` only records the catalogue's size."""
-
-    def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
-        self._check_inputs(data)
-        for cb in callbacks:
-            cb.on_fit_end(self)
-        return self
-
-    def _state(self) -> dict[str, torch.Tensor]:
-        return {}
 
 
 @MODELS.component("constant", aliases=("same-score",))

@@ -61,3 +61,29 @@ def test_kg_rows_weigh_hubs_down(tiny: Dataset) -> None:
 
 def test_models_registered() -> None:
     assert MODELS.get("kease")().sources == "id,kg,text" and MODELS.get("ease")().sources == "id"
+
+
+def test_friends_items_join_a_users_own(tmp_path) -> None:
+    from tests.conftest import make_tiny_social
+
+    data = make_tiny_social()
+    train = split(data, seed=0).train(data)
+    social = EASE(sources="id,social", l2_path="10,100", social_path="0,0.5", social_weight=0.5).fit(
+        train, show_progress=False)
+    plain = EASE(l2=500).fit(train, show_progress=False)
+    users = np.arange(8)
+    own = torch.from_numpy(train.matrix()[users].toarray())
+    a = data.social.matrix(data.n_users).toarray()[users]
+    mean_of_friends = torch.from_numpy(a / a.sum(1, keepdims=True)).float() @ torch.from_numpy(train.matrix().toarray())
+    expected = (own + 0.5 * mean_of_friends) @ plain.weights_
+    assert torch.allclose(social.score(users), expected, atol=1e-4)
+    steps = list(EASE(sources="id,social", l2_path="10,100", social_path="0,0.5").fit_steps(train, show_progress=False))
+    assert steps == [{"l2": 10.0, "social_weight": 0.0}, {"l2": 10.0, "social_weight": 0.5},
+                     {"l2": 100.0, "social_weight": 0.0}, {"l2": 100.0, "social_weight": 0.5}]
+    social.save(tmp_path / "m")
+    assert torch.allclose(EASE.load(tmp_path / "m").score(users), social.score(users))
+
+
+def test_social_source_without_a_graph_is_skipped(tiny: Dataset, caplog) -> None:
+    model = EASE(sources="id,social", l2=100).fit(tiny, show_progress=False)
+    assert "no social graph" in caplog.text and float(model.social_weight_) == 0.0

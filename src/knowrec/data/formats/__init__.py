@@ -1,4 +1,5 @@
-"""Dataset formats: knowrec's own saved form, RecBole atomic files, KGAT, RippleNet and LETTER-style Amazon files
+"""Dataset formats: knowrec's own saved form, RecBole atomic files, KGAT, RippleNet, LETTER-style Amazon files and
+HIN-Datasets' Yelp
 (each registered in ``FORMATS`` with how it recognises a folder), plain tables to import, and the delimited-text
 reader they share."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from knowrec.data.dataset import Dataset
-from knowrec.data.formats import kgat, letter, recbole, ripplenet
+from knowrec.data.formats import hin, kgat, letter, recbole, ripplenet
 from knowrec.data.formats.registry import FORMATS, Format, add_format
 from knowrec.errors import DataError
 
@@ -30,4 +31,4 @@ def load_folder(path: str | Path) -> Dataset:
     return detect(path).load(path)
 
 
-__all__ = ["FORMATS", "Format", "add_format", "detect", "kgat", "letter", "load_folder", "recbole", "ripplenet"]
+__all__ = ["FORMATS", "Format", "add_format", "detect", "hin", "kgat", "letter", "load_folder", "recbole", "ripplenet"]

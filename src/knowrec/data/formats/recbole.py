@@ -11,11 +11,13 @@ from knowrec._io import atomic_path
 from knowrec.data.dataset import Dataset, as_text
 from knowrec.data.formats.delimited import read_table, require_columns, require_values, to_numbers
 from knowrec.data.formats.registry import Format, add_format
+from knowrec.data.formats.table import ImportReport
+from knowrec.data.social import SocialGraph, build_social
 from knowrec.data.triples import encode_triples
 from knowrec.errors import DataError
 
 ATOMIC_TYPES = ("token", "token_seq", "float", "float_seq")
-SUFFIXES = (".inter", ".item", ".user", ".kg", ".link")
+SUFFIXES = (".inter", ".item", ".user", ".kg", ".link", ".net")
 
 
 def read_atomic(path: str | Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, np.ndarray, dict[str, str]]:
@@ -58,7 +60,9 @@ def _typed_table(frame: pd.DataFrame, line_no: np.ndarray, types: dict[str, str]
 
 
 def load_recbole(directory: str | Path, name: str | None = None, *, encoding: str = "utf-8") -> Dataset:
-    """Load ``<name>.inter`` (required) and the optional ``.item``/``.user``/``.kg``/``.link`` beside it."""
+    """Load ``<name>.inter`` (required) and the optional ``.item``/``.user``/``.kg``/``.link`` beside it, and a
+    ``.net`` of user–user links (RecBole-GNN's social file: ``source_id``, ``target_id``, optional ``weight``),
+    read as friendships when every link's reverse is listed too, else as one-way links."""
     directory = Path(directory)
     if name is None:
         found = sorted(directory.glob("*.inter"))
@@ -88,7 +92,22 @@ def load_recbole(directory: str | Path, name: str | None = None, *, encoding: st
                             item_table=tables[".item"], user_table=tables[".user"], field_types=field_types)
     if files[".kg"].is_file():
         data.kg = _load_kg(files[".kg"], files[".link"], data, encoding)
+    if files[".net"].is_file():
+        data.social = _load_net(files[".net"], data, encoding)
     return data
+
+
+def _load_net(path: Path, data: Dataset, encoding: str) -> SocialGraph:
+    net, lines, _ = read_atomic(path, encoding)
+    require_columns(net, ["source_id", "target_id"], path)
+    src, dst = (require_values(net[c], path, lines, c) for c in ("source_id", "target_id"))
+    weights = to_numbers(net["weight"], path, lines, "weight") if "weight" in net else None
+    forward = pd.Index(pd.Series(src, dtype=str) + "\x1f" + pd.Series(dst, dtype=str))
+    backward = pd.Series(dst, dtype=str) + "\x1f" + pd.Series(src, dtype=str)
+    directed = not bool(backward.isin(forward).all())
+    return build_social(data.user_ids, src, dst, weights=weights, directed=directed,
+                        report=ImportReport(strict=True), path=path, line_no=lines,
+                        fields=("source_id", "target_id"))
 
 
 def _load_kg(kg_path: Path, link_path: Path, data: Dataset, encoding: str):
@@ -166,6 +185,13 @@ def export_recbole(data: Dataset, parts: np.ndarray, out: str | Path, name: str 
         link = pd.DataFrame({"item_id": data.item_ids[linked], "entity_id": kg.entity_ids[kg.item_entities[linked]]})
         write_atomic(out / f"{name}.link", link, dict.fromkeys(link.columns, "token"))
         written += [out / f"{name}.kg", out / f"{name}.link"]
+    if data.social is not None:
+        src, dst, w = data.social.edges()
+        net = pd.DataFrame({"source_id": data.user_ids[src], "target_id": data.user_ids[dst]})
+        if data.social.weights is not None:
+            net["weight"] = w.astype(np.float64)
+        write_atomic(out / f"{name}.net", net, {"source_id": "token", "target_id": "token", "weight": "float"})
+        written.append(out / f"{name}.net")
     return written
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 
 from knowrec.data.dataset import Dataset
 from knowrec.data.formats.delimited import read_table
-from knowrec.data.triples import KnowledgeGraph, encode_triples
+from knowrec.data.social import SocialGraph, build_social
+from knowrec.data.triples import KnowledgeGraph, encode_triples, field_facts
 from knowrec.errors import ConfigError, DataError
 
 ColumnSpec = str | int
@@ -108,6 +109,11 @@ def import_dataset(
     links: str | Path | None = None,
     link_cols: tuple[ColumnSpec, ColumnSpec] = (0, 1),
     links_header: bool = False,
+    social: str | Path | pd.DataFrame | None = None,
+    social_cols: tuple[ColumnSpec, ColumnSpec] = (0, 1),
+    social_weight_col: ColumnSpec | None = None,
+    social_header: bool = False,
+    social_directed: bool = False,
     strict: bool = False,
 ) -> tuple[Dataset, ImportReport]:
     """Build a dataset from your own files and report what was kept and dropped.
@@ -117,7 +123,9 @@ def import_dataset(
     Each ``attr_cols`` column of the item table becomes a KG relation and each of its values an entity;
     ``attr_sep`` splits multi-valued cells ("Action|Comedy"), or the regular expression ``attr_pattern`` does
     (``",(?! )"``: a comma not followed by a space, for names that hold ", " themselves). Frames in memory may
-    stand for the interaction and item files (named ``name`` in messages).
+    stand for the interaction and item files (named ``name`` in messages). ``social`` is a file of user–user
+    links (friendships; ``social_directed`` for follows or trust), whose rows naming an unknown user, a user
+    themself or a link already read are dropped and counted.
     """
     if attr_sep is not None and attr_pattern is not None:
         raise ConfigError("give attr_sep or attr_pattern, not both")
@@ -190,7 +198,24 @@ def import_dataset(
     if kg is not None:
         data.kg = _import_kg(data, Path(kg), kg_cols, kg_header, None if links is None else Path(links),
                              link_cols, links_header, encoding, report, base=data.kg)
+    if social is not None:
+        data.social = _import_social(data, social, social_cols, social_weight_col, social_header, social_directed,
+                                     encoding, report, name)
     return data, report
+
+
+def _import_social(data: Dataset, source: str | Path | pd.DataFrame, cols: tuple[ColumnSpec, ColumnSpec],
+                   weight_col: ColumnSpec | None, header: bool, directed: bool, encoding: str,
+                   report: ImportReport, name: str | None) -> SocialGraph:
+    path = Path(f"<{name or 'social'} links>") if isinstance(source, pd.DataFrame) else Path(source)
+    frame, line_no = read_frame(source, encoding=encoding, header=header)
+    scol, dcol = (column(frame, c, path) for c in cols)
+    weights = None if weight_col is None else _numbers(frame[column(frame, weight_col, path)])
+    graph = build_social(data.user_ids, frame[scol].str.strip().to_numpy(dtype=object),
+                         frame[dcol].str.strip().to_numpy(dtype=object), weights=weights, directed=directed,
+                         report=report, path=path, line_no=line_no, fields=(scol, dcol))
+    report.notes.append(f"{graph.n_links:,} social links kept ({'directed' if directed else 'undirected'})")
+    return graph
 
 
 def _item_table(source: str | Path | pd.DataFrame, id_col: ColumnSpec, text_cols: Sequence[ColumnSpec],
@@ -238,13 +263,10 @@ def attribute_kg(data: Dataset, columns: Sequence[str] | Mapping[str, str]) -> K
     for col, rel in mapping.items():
         if col not in data.item_table.columns:
             raise DataError(f"no such item field (have: {', '.join(data.item_table.columns)})", field=col)
-        cells = data.item_table[col].map(lambda v: v if isinstance(v, list) else ([] if pd.isna(v) else [v]))
-        exploded = cells.explode().dropna()
-        exploded = exploded[exploded.astype(str).str.len() > 0]
-        idx = exploded.index.to_numpy(dtype=np.int64)
-        heads.append(head_names[idx])
-        rels.append(np.full(len(idx), rel, dtype=object))
-        tails.append((f"{rel}:" + exploded.astype(str)).to_numpy(dtype=object))
+        h, r, t = field_facts(data.item_table[col], rel, head_names)
+        heads.append(h)
+        rels.append(r)
+        tails.append(t)
     if base is not None:
         heads.insert(0, base.entity_ids[base.heads])
         rels.insert(0, base.relation_ids[base.relations])

@@ -21,6 +21,9 @@ from knowrec.errors import ConfigError, DataError, UnknownNameError
 from knowrec.kg.store import cypher
 
 ITEM_PREFIX = "item:"
+USER_PREFIX = "user:"
+#: Relations of the social layer a store may hold beside the KG: who befriended whom, who interacted with what.
+FRIEND, INTERACTED = "friend", "interacted"
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,13 @@ class KGPath:
         return "".join(parts)
 
 
-def graph_frames(data: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+def graph_frames(data: Dataset, *, social: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Entity rows (``id``, ``item``, ``name``) and fact rows (``from``, ``to``, ``relation``, ``head``).
 
     Items without a linked entity get one named ``item:<id>`` so that every item is a node; an item's
-    entity is named by the item's title where the dataset has titles, other entities by their id.
+    entity is named by the item's title where the dataset has titles, other entities by their id. With
+    ``social``, users join as ``user:<id>`` nodes with their ``friend`` links and ``interacted`` edges to items,
+    so a path can run user → friend → item → category.
     """
     kg = data.kg
     if kg is None:
@@ -71,7 +76,27 @@ def graph_frames(data: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     heads = names[kg.heads]
     facts = pd.DataFrame({"from": heads, "to": names[kg.tails],
                           "relation": kg.relation_ids[kg.relations].astype(str), "head": heads})
+    if social:
+        item_nodes = np.where(kg.item_entities >= 0, names[np.maximum(kg.item_entities, 0)],
+                              ITEM_PREFIX + data.item_ids.astype(str)).astype(object)
+        users, links = _social_frames(data, item_nodes)
+        entities, facts = pd.concat([entities, users], ignore_index=True), pd.concat([facts, links], ignore_index=True)
     return entities, facts
+
+
+def _social_frames(data: Dataset, item_nodes: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """User nodes, their friendships and their interactions (once per pair), for ``graph_frames``."""
+    if data.social is None:
+        raise DataError(f"dataset {data.name!r} has no social graph to load")
+    user_nodes = (USER_PREFIX + data.user_ids.astype(str)).astype(object)
+    pairs = np.unique(data.users * data.n_items + data.items)
+    u, i = pairs // data.n_items, pairs % data.n_items
+    s = data.social
+    frm = np.concatenate([user_nodes[s.src], user_nodes[u]])
+    links = pd.DataFrame({"from": frm, "to": np.concatenate([user_nodes[s.dst], item_nodes[i]]),
+                          "relation": np.repeat([FRIEND, INTERACTED], [s.n_links, len(u)]), "head": frm})
+    users = pd.DataFrame({"id": user_nodes, "item": "", "name": user_nodes})
+    return users.astype(str), links.astype(str)
 
 
 class GraphStore(ABC):
@@ -106,9 +131,10 @@ class GraphStore(ABC):
         self.close()
 
     # --- writing ----------------------------------------------------------------------------------------
-    def load(self, data: Dataset) -> dict[str, int]:
-        """Replace the store's content with ``data``'s KG (entities, facts, item links); returns counts."""
-        entities, facts = graph_frames(data)
+    def load(self, data: Dataset, *, social: bool = False) -> dict[str, int]:
+        """Replace the store's content with ``data``'s KG (entities, facts, item links) — with ``social``, its
+        users, friendships and interactions too; returns counts."""
+        entities, facts = graph_frames(data, social=social)
         self.clear()
         self._bulk_load(entities, facts)
         return {"entities": len(entities), "facts": len(facts)}
