@@ -35,8 +35,9 @@ def render(name: str) -> str:
     plain = [m for m, r in first.items() if not r.get("knowledge") and not m.startswith(("constant", "random"))]
     best_plain = max(plain, key=lambda m: first[m]["test"]["ndcg@10"]) if plain else None
     p_head = "p vs best knowledge-free" if reference in (None, best_plain) else f"p vs {reference}"
-    head = ["model", "knowledge", *metrics, *([f"all items {m}" for m in COLD] if cold else []),
-            *([f"ndcg@10, ≤ {few.get('at_most', '?')} training ({few['users']:,} users)"] if few else []), p_head, "s to best"]
+    few_head = [f"ndcg@10, ≤ {few.get('at_most', '?')} training ({few['users']:,} users)"] if few else []
+    head = ["model", "knowledge", *metrics, *([f"all items {m}" for m in COLD] if cold else []), *few_head,
+            p_head, "s to best"]
     lines = [f"*{name}* — {result['protocol']}", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     order = sorted(first, key=lambda m: -np.mean([rows[m]["test"]["ndcg@10"] for rows in by_seed.values()

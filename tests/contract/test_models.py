@@ -38,8 +38,9 @@ def model(request, tiny: Dataset, tmp_path_factory: pytest.TempPathFactory) -> R
 
 def test_fit_recommend_save_load(model: Recommender, tiny: Dataset, tmp_path: Path) -> None:
     if "friends" in model.requires:  # models of the friend task rank users for users
-        from knowrec.data.social import friend_dataset
         from tests.conftest import make_tiny_social
+
+        from knowrec.data.social import friend_dataset
 
         tiny = friend_dataset(make_tiny_social())
     s = split(tiny, seed=1)
