@@ -161,10 +161,12 @@ class EASE(Recommender):
         return seen @ self.weights_
 
     def _state(self) -> dict[str, torch.Tensor]:
-        state = {"weights": self.weights_, "l2": self.l2_}
-        if float(getattr(self, "social_weight_", 0.0)):
+        # the social weight is always part of the state: restoring the best step must restore its weight, 0 too
+        state = {"weights": self.weights_, "l2": self.l2_,
+                 "social_weight": getattr(self, "social_weight_", torch.tensor(0.0)).clone()}
+        if float(state["social_weight"]):
             f = self.friends_seen_.tocoo()
-            state |= {"social_weight": self.social_weight_, "friends_rows": torch.from_numpy(f.row.astype(np.int64)),
+            state |= {"friends_rows": torch.from_numpy(f.row.astype(np.int64)),
                       "friends_cols": torch.from_numpy(f.col.astype(np.int64)),
                       "friends_values": torch.from_numpy(f.data)}
         return state

@@ -87,3 +87,19 @@ def test_friends_items_join_a_users_own(tmp_path) -> None:
 def test_social_source_without_a_graph_is_skipped(tiny: Dataset, caplog) -> None:
     model = EASE(sources="id,social", l2=100).fit(tiny, show_progress=False)
     assert "no social graph" in caplog.text and float(model.social_weight_) == 0.0
+
+
+def test_the_best_social_step_is_the_one_kept() -> None:
+    """The trainer restores the best step's state: its λ and its social weight, even when that weight is 0."""
+    from tests.conftest import make_tiny_social
+
+    data = make_tiny_social()
+    s = split(data, seed=0)
+    train = s.train(data)
+    evaluator = Evaluator(data, s, ks=[5])
+    model = EASE(sources="id,social", l2_path="10,100", social_path="0,3")
+    result = Trainer(validate=lambda m: evaluator.evaluate(m, "valid").metrics, metric="ndcg@5",
+                     show_progress=False).fit(model, train)
+    best = result.history[int(np.argmax([row["valid_ndcg@5"] for row in result.history]))]
+    assert float(model.social_weight_) == best["social_weight"] and float(model.l2_) == best["l2"]
+    assert np.isclose(evaluator.evaluate(model, "valid").metrics["ndcg@5"], best["valid_ndcg@5"])
