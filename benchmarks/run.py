@@ -37,7 +37,7 @@ from knowrec.results import load_per_user
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ("ndcg@10", "recall@10", "hit@10", "ndcg@20", "recall@20", "coverage@10", "diversity@10", "auc", "f1")
 #: Models whose scores read the KG or item text (a hybrid or EASE with ``sources=id`` reads neither).
-KNOWLEDGE = {"kgnet", "cke", "content", "hybrid", "kease", "shared-facts"}
+KNOWLEDGE = {"kgnet", "cke", "content", "hybrid", "kease", "shared-facts", "ppr-facts"}
 
 
 def parse_run(spec: str) -> tuple[str, str, list[str]]:
@@ -51,7 +51,10 @@ def uses_knowledge(model: str, settings: list[str]) -> bool:
     runs = next((kv.split("=", 2)[2] for kv in settings if kv.startswith("--set=runs=")), None)
     if model == "blend" and runs is not None:  # a blend uses knowledge where one of its runs does
         return any(Path(r).name in KNOWLEDGE or Path(r).name.startswith("kease") for r in runs.split(","))
-    sources = next((kv.split("=", 2)[2] for kv in settings if kv.startswith("--set=sources=")), None)
+    values = dict(kv.removeprefix("--set=").split("=", 1) for kv in settings)
+    if float(values.get("social_weight", 0) or 0) > 0:  # friendships in the graph are knowledge of the users
+        return True
+    sources = values.get("sources")
     if sources is not None:
         return sources.replace(" ", "") != "id"
     return model in KNOWLEDGE

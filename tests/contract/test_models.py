@@ -17,7 +17,8 @@ FAST = {"bpr": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "lightgcn": {"epochs
         "kgnet": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "cke": {"epochs": 5, "batch_size": 64, "lr": 0.01},
         "hybrid": {"epochs": 5, "batch_size": 64, "lr": 0.01}, "pop": {}, "itemknn": {"k": 10}, "content": {},
         "ease": {}, "kease": {"text_neighbours": 5}, "constant": {}, "random": {}, "blend": {},
-        "common-neighbours": {}, "adamic-adar": {}, "ppr": {}, "shared-facts": {}}
+        "common-neighbours": {}, "adamic-adar": {}, "ppr": {}, "shared-facts": {},
+        "ppr-facts": {}}
 
 
 def test_every_model_has_a_case_and_citation() -> None:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import CHECKS, load_all_checks
 
-from conftest import make_tiny
+from conftest import make_tiny_social
 from knowrec.explain import Explainer
 from knowrec.models import Hybrid
 from knowrec.serve import LiveState, RecommenderService
@@ -27,7 +27,7 @@ ALL_CHECKS = list(CHECKS.get_all())
 
 
 def _app() -> Any:
-    data = make_tiny()
+    data = make_tiny_social()  # with friendships: the friend routes are fuzzed over a real graph
     model = Hybrid(epochs=10, batch_size=64, lr=0.02).fit(data, show_progress=False)
     state = LiveState(Path(tempfile.mkdtemp()) / "live.sqlite")
     return create_app(RecommenderService(model, data, state=state, explainer=Explainer(model, data)), token="t")
@@ -52,9 +52,10 @@ VALUES = st.recursive(NASTY, lambda inner: st.one_of(st.lists(inner, max_size=4)
                                                       st.dictionaries(NASTY_STRINGS, inner, max_size=4)),
                       max_leaves=12)
 KEYS = ["history", "text", "k", "explain", "exclude_seen", "item_id", "fields", "facts", "items", "relation",
-        "entity", "title"]
+        "entity", "title", "friends"]
 BODIES = st.dictionaries(st.one_of(st.sampled_from(KEYS), NASTY_STRINGS), VALUES, max_size=5)
-ROUTES = ["/recommendations", "/items", "/users/u1/interactions", "/users/new/interactions"]
+ROUTES = ["/recommendations", "/items", "/users/u1/interactions", "/users/new/interactions", "/users/u1/friends",
+          "/users/new/friends"]
 
 
 @given(path=st.sampled_from(ROUTES), body=BODIES, token=st.booleans())

@@ -156,7 +156,7 @@ def test_item4_state_commands(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["state", "info", str(run_dir)])
     assert bad.exit_code == 1 and "3 writes to it were acknowledged" in bad.output
     assert "2 writes" in run("state", "restore", str(run_dir), "--from", str(tmp_path / "b.sqlite"))
-    assert LiveState(path, marks=marks).counts() == {"items": 1, "interactions": 1}
+    assert LiveState(path, marks=marks).counts() == {"items": 1, "interactions": 1, "friendships": 0}
     out = run("state", "reset", str(run_dir), "--yes")
     assert "moved" in out and not path.exists()
 

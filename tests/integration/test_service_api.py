@@ -42,7 +42,7 @@ def top(client: TestClient, user: str, k: int = 10) -> list[str]:
 def test_recommendations_with_explanations(client: TestClient) -> None:
     health = client.get("/health").json()
     assert health | {"added": None} == {"status": "ok", "model": "hybrid", "dataset": "tiny", "index": "exact",
-                                        "users": 50, "items": 40, "added": None}
+                                        "users": 50, "items": 40, "friendships": 0, "added": None}
     shown = client.get("/users/u0/history", params={"limit": 100}).json()
     history = {i["item_id"] for i in shown["items"]}
     assert shown["total"] == len(history) == 10
@@ -139,7 +139,7 @@ def test_new_items_and_interactions_are_live_and_survive_a_restart(tiny_hybrid_d
     before = {u: top(client, u) for u in ("u0", "u30", "newbie")}
 
     restarted = start(tiny_hybrid_dir, tmp_path / "live.sqlite")
-    assert restarted.get("/health").json()["added"] == {"items": 2, "interactions": 4}
+    assert restarted.get("/health").json()["added"] == {"items": 2, "interactions": 4, "friendships": 0}
     assert {u: top(restarted, u) for u in before} == before
     history = restarted.get("/users/u0/history", params={"limit": 100}).json()
     assert history["total"] == 11 and "n-drama" in {i["item_id"] for i in history["items"]}

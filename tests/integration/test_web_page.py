@@ -1,5 +1,6 @@
 """The web page in a real headless Chromium (Debian's, driven by Playwright) against the service on loopback:
-pick a user, read recommendations with reasons, add an item and see it appear, record an interaction.
+pick a user, read recommendations with reasons, add an item and see it appear, record an interaction, befriend
+a suggested friend.
 A screenshot is kept in ``$KNOWREC_ARTIFACTS`` (default ``test-artifacts/``)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import CHROMIUM_FLAGS, artifacts_dir, chromium_path, make_tiny
+from conftest import CHROMIUM_FLAGS, artifacts_dir, chromium_path, make_tiny_social
 from knowrec.explain import Explainer
 from knowrec.models import Recommender
 from knowrec.serve import LiveState, RecommenderService
@@ -23,7 +24,7 @@ from knowrec.serve.app import create_app
 
 @pytest.fixture
 def server(tiny_hybrid_dir: Path, tmp_path: Path) -> Iterator[str]:
-    data = make_tiny()
+    data = make_tiny_social()
     model = Recommender.load(tiny_hybrid_dir)
     service = RecommenderService(model, data, state=LiveState(tmp_path / "live.sqlite"),
                                  explainer=Explainer(model, data))
@@ -80,6 +81,15 @@ def test_click_through_the_page(server: str) -> None:
         expect(page.locator("#message")).to_contain_text("interacted with web-1")
         expect(history).to_have_count(before + 1)
         expect(page.locator("#recommendations li[data-item='web-1']")).to_have_count(0)
+
+        friends = page.locator("#friends > li")
+        expect(friends).to_have_count(5)
+        expect(friends.first.locator(".reason").first).to_contain_text("mutual friends")
+        suggested = friends.first.get_attribute("data-user")
+        friends.first.locator("button").click()
+        expect(page.locator("#message")).to_contain_text(f"befriended {suggested}")
+        expect(page.locator(f"#friends li[data-user='{suggested}']")).to_have_count(0)
+        expect(page.locator("#status")).to_contain_text("(1 added)")
         page.screenshot(path=str(artifacts / "web-page.png"), full_page=True)
         browser.close()
     assert not errors, errors

@@ -197,7 +197,7 @@ def _explainer(opened: Any, max_hops: int = 3) -> Any:
     if opened.data.task == "friends":
         from knowrec.explain.friends import FriendExplainer
 
-        return FriendExplainer(opened.data, opened.model.seen_)
+        return FriendExplainer.of_task(opened.data, opened.model.seen_)
     from knowrec.explain import Explainer
 
     return Explainer(opened.model, opened.data, max_hops=max_hops)
@@ -216,9 +216,11 @@ def serve_cmd(
                                               help="Bearer token required by writes (env KNOWREC_TOKEN).")] = None,
     explain: Annotated[bool, typer.Option(help="Load the knowledge graph for explanations.")] = True,
     fresh: Annotated[int, typer.Option(help="Places per list for new items that match the user's taste.")] = 2,
+    social_weight: Annotated[float, typer.Option(help="Weight of a user's friends' mean vector beside their own "
+                                                      "(0: friends speak only for users with no history).")] = 0.0,
 ) -> None:
-    """Serve a trained model over HTTP (FastAPI): recommendations with explanations, new items and
-    interactions live, /metrics, a web page at /."""
+    """Serve a trained model over HTTP (FastAPI): recommendations with explanations, new items, interactions
+    and friendships live, friend suggestions, /metrics, a web page at /."""
     import gc
 
     import torch
@@ -228,7 +230,7 @@ def serve_cmd(
     from knowrec.serve.app import create_app
 
     torch.set_num_threads(1)  # requests are small; one thread keeps latency flat beside other work
-    service = open_service(run, index=index, state=state, explain=explain, fresh=fresh)
+    service = open_service(run, index=index, state=state, explain=explain, fresh=fresh, social_weight=social_weight)
     gc.collect()
     gc.freeze()  # the model, graph and language model live as long as the process: keep them out of every GC pass
     console.print(f"serving {service.model.name} on {service.data.name}: {len(service.users)} users, "

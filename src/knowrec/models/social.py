@@ -8,7 +8,7 @@ each user's facts, and a ``blend`` mixes graph and facts with weights chosen on 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar, Self
 
 import numpy as np
@@ -16,10 +16,25 @@ import scipy.sparse as sp
 import torch
 
 from knowrec.data.dataset import Dataset
+from knowrec.data.triples import KnowledgeGraph
 from knowrec.errors import ConfigError
 from knowrec.kg.prepare import item_facts
 from knowrec.models.base import MODELS, StatelessRecommender
-from knowrec.params import POSITIVE_INT, Choice, Constraint, Dimension, Flag, Float, Int, Interval, Text, split_names
+from knowrec.params import (
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    Choice,
+    Constraint,
+    Dimension,
+    Flag,
+    Float,
+    Int,
+    Interval,
+    Numbers,
+    Text,
+    split_names,
+    split_numbers,
+)
 from knowrec.train.callbacks import Callback
 
 
@@ -81,15 +96,69 @@ class PersonalisedPageRank(_FriendGraphModel):
 
     def _score(self, users: torch.Tensor) -> torch.Tensor:
         if getattr(self, "_walk_t", None) is None:
-            degree = np.asarray(self.seen_.sum(axis=1)).ravel()
-            walk = sp.diags(1.0 / np.maximum(degree, 1.0)) @ self.seen_  # row-stochastic where a user has friends
-            self._walk_t = walk.T.tocsr().astype(np.float32)
-        start = np.zeros((self.n_users_, len(users)), dtype=np.float32)
-        start[users.numpy(), np.arange(len(users))] = 1.0
-        prob = start.copy()
-        for _ in range(int(self.steps)):
-            prob = self.restart * start + (1.0 - self.restart) * (self._walk_t @ prob)
-        return torch.from_numpy(np.ascontiguousarray(prob.T))
+            self._walk_t = walk_matrix(self.seen_)
+        return torch.from_numpy(pagerank(self._walk_t, users.numpy(), self.restart, self.steps))
+
+
+def walk_matrix(friends: sp.spmatrix) -> sp.csr_matrix:
+    """The transposed one-step walk of a friend graph: each user's mass spread evenly over their friends."""
+    degree = np.asarray(friends.sum(axis=1)).ravel()
+    walk = sp.diags(1.0 / np.maximum(degree, 1.0)) @ friends  # row-stochastic where a user has friends
+    return walk.T.tocsr().astype(np.float32)
+
+
+def pagerank(walk_t: sp.csr_matrix, users: np.ndarray, restart: float, steps: int) -> np.ndarray:
+    """Personalised PageRank from each of ``users`` (rows) over every user (columns), by ``steps`` power steps."""
+    start = np.zeros((walk_t.shape[0], len(users)), dtype=np.float32)
+    start[users, np.arange(len(users))] = 1.0
+    prob = start.copy()
+    for _ in range(int(steps)):
+        prob = restart * start + (1.0 - restart) * (walk_t @ prob)
+    return np.ascontiguousarray(prob.T)
+
+
+def fact_profiles(kg: KnowledgeGraph, *, idf: bool = True, relations: str = "") -> sp.csr_matrix:
+    """Each user's row of facts from a KG whose "items" are the users (``user_facts``; ``relations`` only, when
+    given), ``idf``-weighted by ``log(users / users holding it)`` and of unit length: ``P Pᵀ`` is their cosine."""
+    n_users = len(kg.item_entities)
+    users, rels, tails = item_facts(kg)
+    wanted = split_names(relations)
+    if wanted:
+        known = [str(r) for r in kg.relation_ids]
+        unknown = sorted(set(wanted) - set(known))
+        if unknown:
+            raise ConfigError(f"no relation {unknown[0]!r} in the KG (it has {', '.join(known)})")
+        keep = np.isin(kg.relation_ids[rels].astype(str), wanted)
+        users, tails = users[keep], tails[keep]
+    facts = sp.csr_matrix((np.ones(len(users)), (users, tails)), shape=(n_users, kg.n_entities))
+    facts.sum_duplicates()
+    facts.data[:] = 1.0
+    if idf:
+        held = np.asarray((facts > 0).sum(axis=0)).ravel()
+        facts = facts @ sp.diags(np.log(n_users / np.maximum(held, 1)))
+    norms = np.sqrt(np.asarray(facts.multiply(facts).sum(axis=1)).ravel())
+    return (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ facts).astype(np.float32).tocsr()
+
+
+def friend_scores(users: np.ndarray, friends: sp.spmatrix, profiles: sp.csr_matrix, *, restart: float, steps: int,
+                  facts_weight: float) -> np.ndarray:
+    """``ppr-facts``'s scores of every user of ``friends`` (a square friend graph; users past ``profiles``' rows
+    have no facts) for each of ``users``: the z-scored walk plus ``facts_weight`` × the z-scored cosine."""
+    ppr = standardised(pagerank(walk_matrix(friends), users, restart, steps))
+    if facts_weight == 0:
+        return ppr
+    n, known = friends.shape[0], profiles.shape[0]
+    has = users < known
+    rows = sp.diags(has.astype(np.float32)) @ profiles[np.where(has, users, 0)]  # no facts: a zero row
+    sims = np.zeros((len(users), n), dtype=np.float32)
+    sims[:, :known] = (rows @ profiles.T).toarray()
+    return ppr + facts_weight * standardised(sims)
+
+
+def standardised(scores: np.ndarray) -> np.ndarray:
+    """Each row z-scored (a constant row becomes zeros), so scores on different scales mix evenly."""
+    std = scores.std(axis=1, keepdims=True)
+    return (scores - scores.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
 
 
 @MODELS.component("shared-facts", aliases=("profile-similarity",))
@@ -110,23 +179,7 @@ class SharedFacts(_FriendGraphModel):
 
     def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
         self._check_inputs(data)
-        users, rels, tails = item_facts(data.kg)
-        wanted = split_names(self.relations)
-        if wanted:
-            known = [str(r) for r in data.kg.relation_ids]
-            unknown = sorted(set(wanted) - set(known))
-            if unknown:
-                raise ConfigError(f"shared-facts: no relation {unknown[0]!r} in the KG (it has {', '.join(known)})")
-            keep = np.isin(data.kg.relation_ids[rels].astype(str), wanted)
-            users, tails = users[keep], tails[keep]
-        facts = sp.csr_matrix((np.ones(len(users)), (users, tails)), shape=(data.n_users, data.kg.n_entities))
-        facts.sum_duplicates()
-        facts.data[:] = 1.0
-        if self.idf:
-            held = np.asarray((facts > 0).sum(axis=0)).ravel()
-            facts = facts @ sp.diags(np.log(data.n_users / np.maximum(held, 1)))
-        norms = np.sqrt(np.asarray(facts.multiply(facts).sum(axis=1)).ravel())
-        self.profiles_ = (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ facts).astype(np.float32).tocsr()
+        self.profiles_ = fact_profiles(data.kg, idf=self.idf, relations=self.relations)
         for cb in callbacks:
             cb.on_fit_end(self)
         return self
@@ -145,3 +198,56 @@ class SharedFacts(_FriendGraphModel):
         self.profiles_ = sp.csr_matrix(
             (state["profile_values"].numpy(), (state["profile_rows"].numpy(), state["profile_cols"].numpy())),
             shape=tuple(state["profile_shape"].tolist()))
+
+
+@MODELS.component("ppr-facts", aliases=("social",))
+class PPRFacts(SharedFacts):
+    """Personalised PageRank over the friendships plus ``facts_weight`` × the ``shared-facts`` cosine, each
+    z-scored per user: friends of friends where a user has friends, shared places and tastes where they have few.
+    The trainer validates every weight of ``facts_path`` (0, plain PageRank, included when listed). ``scores``
+    takes any friend graph, so the service ranks over the friendships of the moment without refitting."""
+
+    citation = "personalised PageRank (Haveliwala 2002) mixed with attribute similarity, as in Backstrom & Leskovec"
+    constraints: ClassVar[dict[str, Constraint]] = {
+        **SharedFacts.constraints, **PersonalisedPageRank.constraints, "facts_weight": NON_NEGATIVE,
+        "facts_path": Numbers(0.0)}
+    search_space: ClassVar[dict[str, Dimension]] = {**PersonalisedPageRank.search_space,
+                                                    "facts_weight": Float(0.0, 2.0)}
+
+    def __init__(self, *, restart: float = 0.15, steps: int = 20, facts_weight: float = 0.1,
+                 facts_path: object = (0.0, 0.1, 0.25, 0.5, 1.0), idf: bool = True, relations: str = "") -> None:
+        super().__init__(idf=idf, relations=relations)
+        self.restart = restart
+        self.steps = steps
+        self.facts_weight = facts_weight
+        self.facts_path = facts_path
+
+    def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:
+        super().fit(data, callbacks=(), show_progress=show_progress)
+        self.facts_weight_ = torch.tensor(float(self.facts_weight))
+        for cb in callbacks:
+            cb.on_fit_end(self)
+        return self
+
+    def fit_steps(self, data: Dataset, *, show_progress: bool = True) -> Iterator[dict[str, float]]:
+        """One step per weight of ``facts_path`` (ascending; ``facts_weight`` alone when empty)."""
+        self.fit(data, show_progress=show_progress)
+        for w in sorted(split_numbers(self.facts_path)) or [float(self.facts_weight)]:
+            self.facts_weight_ = torch.tensor(w)
+            yield {"facts_weight": w}
+
+    def scores(self, users: np.ndarray, friends: sp.spmatrix) -> np.ndarray:
+        """Scores of every user of ``friends`` (a square friend graph, which may hold users added since fitting:
+        they have no facts) for each of ``users``."""
+        return friend_scores(users, friends, self.profiles_, restart=self.restart, steps=self.steps,
+                             facts_weight=float(self.facts_weight_))
+
+    def _score(self, users: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.scores(users.numpy(), self.seen_).astype(np.float32))
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return super()._state() | {"facts_weight": self.facts_weight_.clone()}
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        super()._set_state(state)
+        self.facts_weight_ = state["facts_weight"]

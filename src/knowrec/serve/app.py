@@ -14,7 +14,7 @@ from knowrec._version import __version__
 from knowrec.serve.deps import Writer
 from knowrec.serve.errors import BodyLimit, Unexpected, install_handlers
 from knowrec.serve.metrics import MeasureRequests, Metrics
-from knowrec.serve.routes import items, recommendations, system, users
+from knowrec.serve.routes import friends, items, recommendations, system, users
 from knowrec.serve.schemas import MAX_BODY_BYTES
 from knowrec.serve.service import RecommenderService
 
@@ -27,7 +27,7 @@ def create_app(service: RecommenderService, *, token: str | None = None,
     app.state.service, app.state.token = service, token
     app.state.writer, app.state.metrics = Writer(service), Metrics(service)
     install_handlers(app)
-    for router in (system.router, users.router, recommendations.router, items.router):
+    for router in (system.router, users.router, friends.router, recommendations.router, items.router):
         app.include_router(router)
     app.add_middleware(Unexpected)  # innermost of these three: what escapes every handler becomes a 500 ...
     app.add_middleware(BodyLimit, limit=max_body_bytes)

@@ -13,8 +13,11 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from knowrec.serve.friends import PendingFriends
 from knowrec.serve.service import RecommenderService
 from knowrec.serve.writes import PendingItems, PendingUsers
+
+Pending = PendingItems | PendingUsers | PendingFriends
 
 
 def _service(request: Request) -> RecommenderService:
@@ -44,13 +47,13 @@ class Writer:
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task[None]] = set()
 
-    async def __call__(self, prepare: Callable[..., PendingItems | PendingUsers], *args: Any) -> None:
+    async def __call__(self, prepare: Callable[..., Pending], *args: Any) -> None:
         task = asyncio.ensure_future(self._write(prepare, *args))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         await asyncio.shield(task)
 
-    async def _write(self, prepare: Callable[..., PendingItems | PendingUsers], *args: Any) -> None:
+    async def _write(self, prepare: Callable[..., Pending], *args: Any) -> None:
         async with self._lock:
             pending = await run_in_threadpool(prepare, *args)
             self.service.commit(pending)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowrec.errors import ConfigError, ConflictError, DataError, NotSupportedError, UnknownNameError
@@ -65,6 +66,16 @@ def install_handlers(app: FastAPI) -> None:
         return SafeJSONResponse({"detail": validation_errors(exc)}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, invalid)
+
+    async def not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        """405 with ``Allow`` listing the methods of every route of the path (a path served by two routes,
+        GET and POST of ``/users/{id}/friends``, would otherwise name only the first one's)."""
+        methods = sorted({m for route in request.app.routes if isinstance(route, Route)
+                          and route.matches(request.scope)[0] != Match.NONE for m in (route.methods or ())})
+        return SafeJSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                                headers={"Allow": ", ".join(methods)})
+
+    app.add_exception_handler(405, not_allowed)
 
 
 class Unexpected:

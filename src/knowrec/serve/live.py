@@ -1,4 +1,4 @@
-"""What a running service learns after training — new items and new interactions — kept in SQLite.
+"""What a running service learns after training — new items, interactions and friendships — kept in SQLite.
 
 Each write is one transaction (the journal makes it atomic), so a crash or restart loses nothing that was
 acknowledged; on start the service replays the log in order.
@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS interactions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id TEXT NOT NULL,
     item_id TEXT NOT NULL,
+    added REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS friendships (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT NOT NULL,
+    friend_id TEXT NOT NULL,
     added REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
@@ -188,6 +194,16 @@ class LiveState:
         self._write("INSERT INTO interactions (user_id, item_id, added) VALUES (?, ?, ?)",
                     [(user_id, i, now) for i in item_ids])
 
+    def add_friends(self, user_id: str, friend_ids: list[str]) -> None:
+        """Record that ``user_id`` befriended ``friend_ids`` (links of the social graph), in one transaction."""
+        now = time.time()
+        self._write("INSERT INTO friendships (user_id, friend_id, added) VALUES (?, ?, ?)",
+                    [(user_id, f, now) for f in friend_ids])
+
+    def friendships(self) -> list[tuple[str, str]]:
+        """The added links ``(user, friend)``, oldest first."""
+        return [tuple(row) for row in self._db.execute("SELECT user_id, friend_id FROM friendships ORDER BY seq")]
+
     def items(self) -> Iterator[LiveItem]:
         """The added items, oldest first."""
         rows = self._db.execute("SELECT item_id, fields, facts FROM items ORDER BY seq").fetchall()
@@ -202,10 +218,9 @@ class LiveState:
         return out
 
     def counts(self) -> dict[str, int]:
-        """How many items and interactions were added."""
-        (items,), (interactions,) = (self._db.execute(f"SELECT count(*) FROM {t}").fetchone()
-                                     for t in ("items", "interactions"))
-        return {"items": items, "interactions": interactions}
+        """How many items, interactions and friendships were added."""
+        return {t: self._db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("items", "interactions", "friendships")}
 
     def backup(self, target: str | Path) -> Path:
         """A consistent copy of the live file at ``target`` (SQLite's online backup: writes may go on)."""

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from knowrec.explain import Explanation
+from knowrec.serve.friends import FriendSuggestion
 from knowrec.serve.service import Recommendation
 
 MAX_K = 100
@@ -112,10 +113,12 @@ class Users(BaseModel):
 
 
 class AdHocUser(Body):
-    """A user the model never saw: their history (item ids) and/or a profile text."""
+    """A user the model never saw: their history (item ids), a profile text and/or their friends (user ids)."""
 
     history: list[Id] = Field(default_factory=list, max_length=MAX_HISTORY)
     text: Text | None = None
+    friends: list[Id] = Field(default_factory=list, max_length=MAX_HISTORY,
+                              description="Known users whose taste speaks for this one")
     k: Count = 10
     explain: bool = False
     exclude_seen: bool = True
@@ -156,3 +159,47 @@ class Interactions(Body):
 class Recorded(BaseModel):
     user_id: str
     history_size: int
+
+
+class NewFriends(Body):
+    friends: list[Id] = Field(min_length=1, max_length=MAX_HISTORY, description="Known user ids")
+
+
+class Befriended(BaseModel):
+    user_id: str
+    friends: int = Field(description="How many friends the user has now")
+
+
+class Friends(BaseModel):
+    user_id: str
+    total: int = Field(description="How many friends the user has (``user_ids`` shows up to ``limit``)")
+    user_ids: list[str]
+
+
+class FriendReasonOut(BaseModel):
+    kind: str = Field(description="mutual friends, items both interacted with, a shared fact of those items, …")
+    count: int = Field(description="How many pieces of this evidence there are")
+    shown: list[str] = Field(description="The rarest few, by id")
+    weight: float = Field(description="Their summed log(users / users holding it)")
+    text: str
+
+
+class FriendOut(BaseModel):
+    user_id: str
+    score: float
+    mutual_friends: int
+    reasons: list[FriendReasonOut] | None = None
+    explanation: str | None = Field(None, description="The reasons in a sentence")
+
+    @classmethod
+    def of(cls, s: FriendSuggestion) -> FriendOut:
+        e = s.explanation
+        reasons = None if e is None else [FriendReasonOut(kind=r.kind, count=r.count, shown=list(r.shown),
+                                                          weight=r.weight, text=str(r)) for r in e.reasons]
+        return cls(user_id=s.user_id, score=s.score, mutual_friends=s.mutual_friends, reasons=reasons,
+                   explanation=None if e is None else str(e))
+
+
+class FriendSuggestions(BaseModel):
+    user_id: str
+    users: list[FriendOut]

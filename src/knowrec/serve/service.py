@@ -1,5 +1,6 @@
 """A trained model at serving time: original ids in and out, top-K from a vector index, explanations, and live
-new items and interactions that change the next answer and survive a restart (``writes``, ``LiveState``).
+new items, interactions and friendships that change the next answer and survive a restart (``writes``,
+``friends``, ``LiveState``).
 
 Scores are inner products ``user · item + bias``; the index holds ``[item, bias]`` and is queried with
 ``[user, 1]``, so exact and approximate retrieval rank exactly what the model scores.
@@ -21,9 +22,10 @@ from knowrec.errors import NotSupportedError, UnknownNameError
 from knowrec.explain import Explainer, Explanation
 from knowrec.models.base import Recommender
 from knowrec.serve.fresh import with_fresh
+from knowrec.serve.friends import LiveFriends, PendingFriends
 from knowrec.serve.index import VectorIndex, build_index
 from knowrec.serve.live import LiveState
-from knowrec.serve.writes import LiveWrites, UserState
+from knowrec.serve.writes import LiveWrites, PendingItems, PendingUsers, UserState
 from knowrec.text import user_texts
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ class Recommendation:
     new: bool = False
 
 
-class RecommenderService(LiveWrites):
+class RecommenderService(LiveWrites, LiveFriends):
     """Serves a fitted factor model (``user_factors_``, ``item_factors_``) over ``data``'s ids.
 
     ``index`` picks the retrieval (``exact``, ``hnsw``, ``ivf``; ``index_options`` tune it). Adding items and
@@ -51,11 +53,14 @@ class RecommenderService(LiveWrites):
     New items have no interactions, so a model with a popularity prior ranks them below well-liked items
     however well they match a user. Up to ``fresh`` of the last places in a list go to items added while
     serving that are among the user's top ``k`` by taste alone (the score without the prior), flagged ``new``.
+
+    Friends (the data's social graph and friendships added live) are suggested by ``recommend_friends``; a
+    user's item vector adds ``social_weight`` × their friends' mean, and is that mean alone without a history.
     """
 
     def __init__(self, model: Recommender, data: Dataset, *, index: str = "exact",
                  index_options: Mapping[str, Any] | None = None, state: LiveState | None = None,
-                 explainer: Explainer | None = None, fresh: int = 2) -> None:
+                 explainer: Explainer | None = None, fresh: int = 2, social_weight: float = 0.0) -> None:
         if getattr(model, "item_factors_", None) is None or getattr(model, "user_factors_", None) is None:
             raise NotSupportedError(f"serving needs a model with user and item vectors; {type(model).__name__} "
                                     "has none (train bpr, lightgcn, kgnet, cke or hybrid)")
@@ -74,7 +79,9 @@ class RecommenderService(LiveWrites):
                                               **dict(index_options or {}))
         if hasattr(model, "load_encoders"):  # now, not in the first write (it would hold up every read meanwhile)
             model.load_encoders()
+        self._init_friends(social_weight)
         self._replay()
+        self._replay_friends()
 
     # --- lookups ----------------------------------------------------------------------------------------
     def item(self, item_id: str) -> int:
@@ -84,8 +91,8 @@ class RecommenderService(LiveWrites):
     def user(self, user_id: str) -> int:
         """The index of a user (original id); ``UnknownNameError`` if neither trained on nor added."""
         if user_id not in self.users:
-            raise UnknownNameError(f"unknown user {str(user_id)!r}: post their interactions first, or ask "
-                                   "POST /recommendations with a history")
+            raise UnknownNameError(f"unknown user {str(user_id)!r}: post their interactions or friends first, or "
+                                   "ask POST /recommendations with a history")
         return self.users.index(user_id)
 
     def history(self, user: int) -> np.ndarray:
@@ -96,8 +103,15 @@ class RecommenderService(LiveWrites):
         return self.model.seen_[user].indices if user < self.model.n_users_ else np.zeros(0, dtype=np.int64)
 
     def _vector(self, user: int) -> torch.Tensor:
-        changed = self._changed.get(user)
-        return changed.vector if changed is not None else self.model.user_factors_[user]
+        vector = self._friends_vector(self.friends_of(user), self._own_vector(user))
+        return vector if vector is not None else self._fallback_vector()
+
+    def commit(self, pending: PendingItems | PendingUsers | PendingFriends) -> None:
+        """Serve a prepared write from the next request on."""
+        if isinstance(pending, PendingFriends):
+            self.commit_friends(pending)
+        else:
+            super().commit(pending)
 
     def _item_rows(self, items: np.ndarray) -> np.ndarray:
         """Index rows ``[item vector, bias]`` for item indices."""
@@ -115,12 +129,18 @@ class RecommenderService(LiveWrites):
                          user_id=str(user_id))
 
     def recommend_for(self, history: Sequence[str] = (), text: str | None = None, k: int = 10, *,
-                      explain: bool = False, exclude_seen: bool = True,
-                      profile: np.ndarray | None = None) -> list[Recommendation]:
+                      explain: bool = False, exclude_seen: bool = True, profile: np.ndarray | None = None,
+                      friends: Sequence[str] = ()) -> list[Recommendation]:
         """Top-``k`` for a user the model never saw, from their item ``history`` and/or profile ``text``
-        (or its ``encode_profile``); with neither, the popularity fallback the model learned."""
+        (or its ``encode_profile``) and their ``friends`` (known user ids); with none, the popularity fallback
+        the model learned."""
         items = np.asarray([self.item(i) for i in history], dtype=np.int64)
-        vector = self._user_vectors([items], [text] if text and profile is None else None, profiles=profile)[0]
+        mates = np.asarray([self.user(f) for f in friends], dtype=np.int64)
+        own = None
+        if len(items) or text or profile is not None or not len(mates):
+            own = self._user_vectors([items], [text] if text and profile is None else None, profiles=profile)[0]
+        vector = self._friends_vector(mates, own)
+        vector = vector if vector is not None else self._fallback_vector()
         return self._top(vector, items, k, explain=explain, exclude_seen=exclude_seen)
 
     def similar(self, item_id: str, k: int = 10) -> list[Recommendation]:
@@ -149,5 +169,7 @@ class RecommenderService(LiveWrites):
     def health(self) -> dict[str, Any]:
         """What is served: model, dataset, catalogue and user counts, what was added live, the index."""
         return {"status": "ok", "model": self.model.name, "dataset": self.data.name, "index": self.index_kind,
-                "users": len(self.users), "items": len(self.items), "added": self.state.counts()}
+                "users": len(self.users), "items": len(self.items),
+                "friendships": int(self.friends.nnz if self.directed else self.friends.nnz // 2),
+                "added": self.state.counts()}
 

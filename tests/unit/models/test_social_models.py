@@ -87,10 +87,45 @@ def test_friend_explanations_name_mutual_friends_and_shared_items() -> None:
 
     friends = _path_graph()  # u0 – u1 – u2: u0 and u2 share the friend u1, and all rated i0
     model = MODELS.get("adamic-adar")().fit(friends, show_progress=False)
-    why = FriendExplainer(friends, model.seen_).explain("u0", "u2")
+    why = FriendExplainer.of_task(friends, model.seen_).explain("u0", "u2")
     kinds = {r.kind: r for r in why.reasons}
     assert kinds["mutual friends"].shown == ("u1",) and kinds["mutual friends"].count == 1
     assert kinds["items both interacted with"].shown == ("item:i0",)
     assert "you and user u2: " in str(why) and "1 mutual friends: u1" in str(why)
-    lonely = FriendExplainer(friends, model.seen_).explain("u3", "u4")  # no friend in common, one item
+    lonely = FriendExplainer.of_task(friends, model.seen_).explain("u3", "u4")  # no friend in common, one item
     assert [r.kind for r in lonely.reasons] == ["items both interacted with"]
+
+
+def test_ppr_facts_mixes_the_walk_with_shared_facts_and_takes_a_live_graph(tmp_path: Path) -> None:
+    friends = friend_dataset(make_tiny_social())
+    s = split(friends, seed=0)
+    train = s.train(friends)
+    users = np.arange(train.n_users)
+    plain = MODELS.get("ppr-facts")(facts_weight=0.0).fit(train, show_progress=False)
+    ppr = MODELS.get("ppr")().fit(train, show_progress=False).score(users).numpy()
+    # at weight 0 it is PageRank, z-scored per user: the same order
+    assert np.array_equal(np.argsort(-plain.score(users).numpy(), 1)[:, :5], np.argsort(-ppr, 1)[:, :5])
+    mixed = MODELS.get("ppr-facts")(facts_weight=1.0).fit(train, show_progress=False)
+    assert not torch.allclose(mixed.score(users), plain.score(users))
+    steps = [step["facts_weight"] for step in MODELS.get("ppr-facts")(facts_path="0.5,0").fit_steps(train)]
+    assert steps == [0.0, 0.5]
+    mixed.save(tmp_path / "m")
+    assert torch.equal(Recommender.load(tmp_path / "m").score([0, 1]), mixed.score([0, 1]))
+    # a graph of the moment: one user more, befriended by user 0: their walk stands on themselves and user 0 most
+    live = train.matrix().tolil()
+    live.resize(train.n_users + 1, train.n_users + 1)
+    live[0, train.n_users] = live[train.n_users, 0] = 1.0
+    scores = mixed.scores(np.array([train.n_users]), live.tocsr())[0]
+    assert scores.shape == (train.n_users + 1,) and set(np.argsort(-scores)[:2]) == {0, train.n_users}
+
+
+def test_lightgcn_propagates_over_friendships_when_weighted(caplog: pytest.LogCaptureFixture) -> None:
+    data = make_tiny_social()
+    fast = {"epochs": 3, "batch_size": 64, "lr": 0.01}
+    plain = MODELS.get("lightgcn")(**fast).fit(data, show_progress=False)
+    social = MODELS.get("lightgcn")(social_weight=1.0, **fast).fit(data, show_progress=False)
+    assert social._adj._nnz() == plain._adj._nnz() + 2 * data.social.n_links  # both directions of each pair
+    assert not torch.allclose(social.score([0, 1]), plain.score([0, 1]))
+    alone = MODELS.get("lightgcn")(social_weight=1.0, **fast).fit(make_tiny(), show_progress=False)
+    assert "no social graph" in caplog.text
+    assert alone._adj._nnz() == MODELS.get("lightgcn")(**fast).fit(make_tiny(), show_progress=False)._adj._nnz()

@@ -25,7 +25,7 @@ def test_log_survives_reopening(tmp_path: Path) -> None:
     back = LiveState(path)
     assert list(back.items()) == [LiveItem("n1", {"title": "New", "genres": ["drama"]}, [("genres", "genres:drama")])]
     assert back.interactions() == {"u1": ["n1", "i3"], "u9": ["i1"]}
-    assert back.counts() == {"items": 1, "interactions": 3}
+    assert back.counts() == {"items": 1, "interactions": 3, "friendships": 0}
 
 
 def _filled(path: Path) -> LiveState:
@@ -89,7 +89,7 @@ def test_item4_backup_restore_and_reset(tmp_path: Path) -> None:
         LiveState(path)
     assert restore(path, backup) == Mark(LiveState(backup, marks=tmp_path / "m.json").mark().state_id, 60)
     back = LiveState(path)
-    assert back.counts() == {"items": 30, "interactions": 60}  # the write after the backup is given up
+    assert back.counts() == {"items": 30, "interactions": 60, "friendships": 0}  # the write after the backup: given up
     back.add_interactions("u2", ["n3"])
     back.close()
     with pytest.raises(StateError, match="not a usable backup"):
@@ -97,7 +97,7 @@ def test_item4_backup_restore_and_reset(tmp_path: Path) -> None:
     aside = reset(path)
     assert aside is not None and aside.is_file() and not path.exists()
     fresh = LiveState(path)
-    assert fresh.counts() == {"items": 0, "interactions": 0}
+    assert fresh.counts() == {"items": 0, "interactions": 0, "friendships": 0}
 
 
 def test_item4_a_state_written_before_marks_opens_and_is_marked(tmp_path: Path) -> None:

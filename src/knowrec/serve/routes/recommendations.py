@@ -14,9 +14,9 @@ router = APIRouter(tags=["recommendations"])
 
 @router.post("/recommendations", responses=responses.BODY)
 async def recommend_for(service: Service, user: AdHocUser) -> Recommendations:
-    """Top-k for a user the model never saw, from a history and/or a profile text (popularity without)."""
+    """Top-k for a user the model never saw, from a history, a profile text and/or friends (popularity without)."""
     # the text is encoded in a worker thread (it changes nothing), the rest on the event loop
     profile = None if not user.text else await run_in_threadpool(service.encode_profile, user.text)
     recs = service.recommend_for(user.history, user.text, user.k, explain=user.explain,
-                                 exclude_seen=user.exclude_seen, profile=profile)
+                                 exclude_seen=user.exclude_seen, profile=profile, friends=user.friends)
     return Recommendations(items=[Item.of(r) for r in recs])
