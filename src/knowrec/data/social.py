@@ -151,7 +151,7 @@ def friend_dataset(data: Any) -> Any:
 def user_facts(data: Any) -> Any:
     """A KG whose "items" are the users: (user, interacted, item), (user, interacted.<relation>, tail) for each fact
     of each item they interacted with (once per user), and (user, <field>, <field>:<value>) for token user fields."""
-    from knowrec.data.triples import encode_triples, field_facts
+    from knowrec.data.triples import encode_triples, facts_from, field_facts
 
     user_ent = ("user:" + data.user_ids.astype(str)).astype(object)
     pairs = np.unique(data.users * data.n_items + data.items)
@@ -162,14 +162,8 @@ def user_facts(data: Any) -> Any:
         item_ent = np.where(kg.item_entities >= 0, kg.entity_ids[np.maximum(kg.item_entities, 0)], item_ent)
     heads, rels, tails = [user_ent[users]], [np.full(len(users), INTERACTED, dtype=object)], [item_ent[items]]
     if kg is not None and kg.n_triples:
-        linked = kg.item_entities >= 0
-        order = np.argsort(kg.heads, kind="stable")
-        ent = kg.item_entities[items]
-        ok = linked[items]
-        lo = np.searchsorted(kg.heads[order], ent[ok], side="left")
-        cnt = np.searchsorted(kg.heads[order], ent[ok], side="right") - lo
-        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
-        facts = order[starts + np.arange(cnt.sum())]
+        ok = kg.item_entities[items] >= 0
+        cnt, facts = facts_from(kg, kg.item_entities[items][ok])
         u = np.repeat(users[ok], cnt)
         key = np.unique((u * kg.n_relations + kg.relations[facts]) * kg.n_entities + kg.tails[facts])
         u, rest = key // (kg.n_relations * kg.n_entities), key % (kg.n_relations * kg.n_entities)

@@ -73,6 +73,16 @@ class KnowledgeGraph:
         )
 
 
+def facts_from(kg: KnowledgeGraph, entities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every fact whose head is one of ``entities`` (repeats allowed): how many per entity, and the facts' indices
+    grouped in the order of ``entities``."""
+    order = np.argsort(kg.heads, kind="stable")
+    lo = np.searchsorted(kg.heads[order], entities, side="left")
+    counts = np.searchsorted(kg.heads[order], entities, side="right") - lo
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return counts, order[starts + np.arange(counts.sum())]
+
+
 def encode_triples(
     heads: np.ndarray,
     relations: np.ndarray,

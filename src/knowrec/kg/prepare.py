@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from knowrec.data.dataset import Dataset
-from knowrec.data.triples import KnowledgeGraph
+from knowrec.data.triples import KnowledgeGraph, facts_from
 
 logger = logging.getLogger(__name__)
 INVERSE_SUFFIX = "~inv"
@@ -179,9 +179,5 @@ def collaborative_kg(train: Dataset, kg: KnowledgeGraph | None = None, *, invers
 def item_facts(kg: KnowledgeGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every fact whose head is an item's entity, as ``(item, relation, tail)`` index arrays."""
     items, entities = (t.numpy() for t in item_links(kg))
-    order = np.argsort(kg.heads, kind="stable")
-    lo = np.searchsorted(kg.heads[order], entities, side="left")
-    counts = np.searchsorted(kg.heads[order], entities, side="right") - lo
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    facts = order[starts + np.arange(counts.sum())]
+    counts, facts = facts_from(kg, entities)
     return np.repeat(items, counts), kg.relations[facts], kg.tails[facts]
