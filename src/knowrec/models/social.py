@@ -140,14 +140,15 @@ def fact_profiles(kg: KnowledgeGraph, *, idf: bool = True, relations: str = "") 
     return (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ facts).astype(np.float32).tocsr()
 
 
-def friend_scores(users: np.ndarray, friends: sp.spmatrix, profiles: sp.csr_matrix, *, restart: float, steps: int,
+def friend_scores(users: np.ndarray, walk_t: sp.csr_matrix, profiles: sp.csr_matrix, *, restart: float, steps: int,
                   facts_weight: float) -> np.ndarray:
-    """``ppr-facts``'s scores of every user of ``friends`` (a square friend graph; users past ``profiles``' rows
-    have no facts) for each of ``users``: the z-scored walk plus ``facts_weight`` × the z-scored cosine."""
-    ppr = standardised(pagerank(walk_matrix(friends), users, restart, steps))
+    """``ppr-facts``'s scores of every user of a friend graph (given as its ``walk_matrix``; users past
+    ``profiles``' rows have no facts) for each of ``users``: the z-scored walk plus ``facts_weight`` × the
+    z-scored cosine."""
+    ppr = standardised(pagerank(walk_t, users, restart, steps))
     if facts_weight == 0:
         return ppr
-    n, known = friends.shape[0], profiles.shape[0]
+    n, known = walk_t.shape[0], profiles.shape[0]
     has = users < known
     rows = sp.diags(has.astype(np.float32)) @ profiles[np.where(has, users, 0)]  # no facts: a zero row
     sims = np.zeros((len(users), n), dtype=np.float32)
@@ -236,14 +237,16 @@ class PPRFacts(SharedFacts):
             self.facts_weight_ = torch.tensor(w)
             yield {"facts_weight": w}
 
-    def scores(self, users: np.ndarray, friends: sp.spmatrix) -> np.ndarray:
-        """Scores of every user of ``friends`` (a square friend graph, which may hold users added since fitting:
-        they have no facts) for each of ``users``."""
-        return friend_scores(users, friends, self.profiles_, restart=self.restart, steps=self.steps,
+    def scores(self, users: np.ndarray, walk_t: sp.csr_matrix) -> np.ndarray:
+        """Scores of every user of a friend graph, given as its ``walk_matrix`` (it may hold users added since
+        fitting: they have no facts), for each of ``users``."""
+        return friend_scores(users, walk_t, self.profiles_, restart=self.restart, steps=self.steps,
                              facts_weight=float(self.facts_weight_))
 
     def _score(self, users: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.scores(users.numpy(), self.seen_).astype(np.float32))
+        if getattr(self, "_walk_t", None) is None:  # once per fitted graph, not per batch of users
+            self._walk_t = walk_matrix(self.seen_)
+        return torch.from_numpy(self.scores(users.numpy(), self._walk_t).astype(np.float32))
 
     def _state(self) -> dict[str, torch.Tensor]:
         return super()._state() | {"facts_weight": self.facts_weight_.clone()}

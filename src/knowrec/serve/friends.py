@@ -23,7 +23,7 @@ from knowrec.data.social import user_facts
 from knowrec.errors import ConfigError
 from knowrec.explain.friends import FriendExplainer, FriendExplanation
 from knowrec.models.base import Recommender
-from knowrec.models.social import fact_profiles, friend_scores
+from knowrec.models.social import fact_profiles, friend_scores, walk_matrix
 from knowrec.serve.live import LiveState
 from knowrec.serve.writes import UserState
 
@@ -42,12 +42,26 @@ class FriendSuggestion:
 
 
 @dataclass
+class FriendGraph:
+    """The friendships as served, with what each suggestion reads off them, derived once per graph: its walk
+    matrix and each user's tie-break prior (well-connected first)."""
+
+    links: sp.csr_matrix
+    walk_t: sp.csr_matrix
+    prior: np.ndarray
+
+    @classmethod
+    def of(cls, links: sp.csr_matrix) -> FriendGraph:
+        degree = np.asarray(links.sum(axis=1)).ravel()
+        return cls(links, walk_matrix(links), 1e-6 * np.log1p(degree))  # below any real difference in score
+
+
+@dataclass
 class PendingFriends:
     """New friendships checked and recorded, not served yet: the users new to the service, and the graph."""
 
     new_users: list[str]
-    graph: sp.csr_matrix
-    added: int
+    graph: FriendGraph
 
 
 class LiveFriends:
@@ -72,11 +86,16 @@ class LiveFriends:
         self.social_weight = float(social_weight)
         social = self.data.social
         self.directed = bool(social is not None and social.directed)
-        self.friends = (social.matrix(self.data.n_users) if social is not None
-                        else sp.csr_matrix((self.data.n_users, self.data.n_users), dtype=np.float32))
+        self._graph = FriendGraph.of(social.matrix(self.data.n_users) if social is not None
+                                     else sp.csr_matrix((self.data.n_users, self.data.n_users), dtype=np.float32))
         facts = user_facts(self.data)
         self._friend_profiles = fact_profiles(facts)
         self.friend_explainer = FriendExplainer(self.users.ids, facts, self.friends)
+
+    @property
+    def friends(self) -> sp.csr_matrix:
+        """The friend graph as served now (users × users)."""
+        return self._graph.links
 
     # --- reading ----------------------------------------------------------------------------------------
     def friends_of(self, user: int) -> np.ndarray:
@@ -85,16 +104,15 @@ class LiveFriends:
 
     def recommend_friends(self, user_id: str, k: int = 10, *, explain: bool = False) -> list[FriendSuggestion]:
         """Top-``k`` users to befriend, never the user or a friend already; ties go to well-connected users."""
-        user = self.user(user_id)
-        scores = friend_scores(np.array([user]), self.friends, self._friend_profiles, **FRIEND_SCORING)[0]
-        degree = np.asarray(self.friends.sum(axis=1)).ravel()
-        scores = scores + 1e-6 * np.log1p(degree)  # below any real difference: orders only exact ties
+        user, graph = self.user(user_id), self._graph
+        scores = friend_scores(np.array([user]), graph.walk_t, self._friend_profiles, **FRIEND_SCORING)[0]
+        scores += graph.prior  # orders only exact ties
+        mine = self.friends_of(user)
         scores[user] = -np.inf
-        scores[self.friends_of(user)] = -np.inf
+        scores[mine] = -np.inf
         k = min(k, int(np.isfinite(scores).sum()))
         top = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
         top = top[np.argsort(-scores[top], kind="stable")]
-        mine = self.friends_of(user)
         return [FriendSuggestion(self.users.ids[v], float(scores[v]), len(np.intersect1d(mine, self.friends_of(v))),
                                  self.friend_explainer.explain_pair(user, int(v)) if explain else None)
                 for v in top]
@@ -154,18 +172,17 @@ class LiveFriends:
         old = self.friends.tocoo()
         graph = sp.csr_matrix((np.concatenate([old.data, np.ones(len(src), dtype=np.float32)]),
                                (np.concatenate([old.row, src]), np.concatenate([old.col, dst]))), shape=(n, n))
-        return PendingFriends(new_users, graph, len(links))
+        return PendingFriends(new_users, FriendGraph.of(graph))
 
     def commit_friends(self, pending: PendingFriends) -> None:
         """Serve prepared friendships from the next request on."""
         if pending.new_users:
             self.users.add(pending.new_users)
-        self.friends = pending.graph
-        self.friend_explainer.update(pending.graph)
+        self._graph = pending.graph
+        self.friend_explainer.update(pending.graph.links)
 
-    def _replay_friends(self) -> int:
-        """Apply the friendships an earlier run of the service recorded; returns how many."""
+    def _replay_friends(self) -> None:
+        """Apply the friendships an earlier run of the service recorded."""
         links = self.state.friendships()
         if links:
             self.commit_friends(self._linked(links))
-        return len(links)

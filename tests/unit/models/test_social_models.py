@@ -16,6 +16,7 @@ from knowrec.errors import MissingInputError
 from knowrec.evaluate import Evaluator
 from knowrec.experiment import open_run, pipeline
 from knowrec.models import MODELS, Recommender
+from knowrec.models.social import walk_matrix
 
 
 def _path_graph() -> Dataset:
@@ -115,7 +116,7 @@ def test_ppr_facts_mixes_the_walk_with_shared_facts_and_takes_a_live_graph(tmp_p
     live = train.matrix().tolil()
     live.resize(train.n_users + 1, train.n_users + 1)
     live[0, train.n_users] = live[train.n_users, 0] = 1.0
-    scores = mixed.scores(np.array([train.n_users]), live.tocsr())[0]
+    scores = mixed.scores(np.array([train.n_users]), walk_matrix(live.tocsr()))[0]
     assert scores.shape == (train.n_users + 1,) and set(np.argsort(-scores)[:2]) == {0, train.n_users}
 
 
