@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from knowrec.data.split import SplitKind
+from knowrec.devices import DEVICE_NAME
 from knowrec.errors import ConfigError, did_you_mean
 from knowrec.models import MODELS, Estimator
 
@@ -39,6 +40,17 @@ class RunConfig(BaseModel):
     patience: int = 20
     eval_every: int = 1
     threads: int = 1
+    #: Where gradient models train and score: ``auto`` (a GPU when torch sees one), ``cpu``, ``cuda[:N]``, ``mps``.
+    device: str = "auto"
+    #: Mixed precision for gradient models (float16 with loss scaling on CUDA, bfloat16 on the CPU).
+    amp: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        if not DEVICE_NAME.match(v.strip().lower()):
+            raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+        return v.strip().lower()
 
     @field_validator("threads", "patience", "eval_every")
     @classmethod

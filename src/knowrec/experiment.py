@@ -22,13 +22,14 @@ from knowrec.data.exchange import open_split
 from knowrec.data.social import FRIENDS, friend_dataset
 from knowrec.data.split import Split
 from knowrec.data.split import split as make_split
+from knowrec.devices import resolve_device
 from knowrec.errors import ConfigError, DataError
 from knowrec.evaluate.ctr import CTREvaluator
 from knowrec.evaluate.evaluator import EvalResult, Evaluator
 from knowrec.evaluate.external import load_scores
-from knowrec.models.base import MODELS, Recommender
+from knowrec.models.base import MODELS, Estimator, Recommender
 from knowrec.results import RunResult
-from knowrec.train import Backend, Callback, Checkpointer, Trainer, TrainResult
+from knowrec.train import Backend, Callback, Checkpointer, Trainer, TrainResult, is_worker, resolve_backend
 from knowrec.train.tracking import Tracker
 
 logger = logging.getLogger(__name__)
@@ -92,29 +93,39 @@ def train(model: Recommender, prepared: Prepared, config: RunConfig, *, folder: 
 
 def pipeline(config: RunConfig | None = None, *, out: str | Path | None = None, show_progress: bool = True,
              resume: bool = True, overwrite: bool = False, backend: Backend | str | None = None,
-             tracker: Tracker | None = None, **settings: Any) -> RunResult:
-    """Run one experiment end to end and return its ``RunResult`` (saved into ``out`` when given).
+             tracker: Tracker | None = None, **settings: Any) -> RunResult | None:
+    """Run one experiment end to end and return its ``RunResult`` (saved into ``out`` when given; ``None`` on the
+    ranks above 0 of a distributed run, which only train).
 
     ``settings`` override fields of ``config`` (``pipeline(dataset="ml-100k", model="bpr", seed=7)``).
     An ``out`` folder holding an interrupted run of the same config is resumed from its checkpoint. Gradient
-    models train on ``backend`` (``knowrec.train.BACKENDS``; the local loop by default); a ``tracker``
+    models train on ``backend`` (``knowrec.train.BACKENDS``; under ``torchrun`` DDP, else the local loop) on the
+    configured ``device``; a ``tracker``
     (``knowrec.train.tracking``) records the settings, every epoch and the final metrics.
     """
     if settings or config is None:
         config = RunConfig.resolve(base=config, settings=settings)
     torch.set_num_threads(config.threads)
     model = build_model(config)  # every setting is checked before anything is read or written
+    resolve_device(config.device)  # a device that is not there is said before any data is read
+    worker = is_worker()  # a rank > 0 of a distributed run trains only: rank 0 owns the folder and the figures
+    show_progress = show_progress and not worker
     prepared = prepare(config, show_progress=show_progress)
-    folder = None if out is None else Path(out)
+    folder = None if out is None or worker else Path(out)
     if folder is not None:
         _prepare_folder(folder, config, overwrite=overwrite, resume=resume)
-    if tracker is not None:
+    if tracker is not None and not worker:
         tracker.start(folder.name if folder is not None else f"{config.model}-{config.dataset}",
                       config.model_dump(mode="json"), folder)
     trained = train(model, prepared, config, folder=folder, show_progress=show_progress, resume=resume,
-                    backend=backend, callbacks=() if tracker is None else (tracker,))
+                    backend=resolve_backend(backend, device=config.device, amp=config.amp),
+                    callbacks=() if tracker is None or worker else (tracker,))
+    if worker:
+        return None
     parts = evaluate_run(model, prepared.data, prepared.split, prepared.evaluator, prepared.ctr,
                          show_progress=show_progress)
+    if isinstance(model, Estimator):
+        model.to("cpu")  # what is saved, served and handed back lives on the CPU
     result = RunResult(
         config=config, model=model, split=prepared.split, valid=parts["valid"], test=parts["test"],
         train=trained, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -9,8 +9,8 @@ import torch
 def pair_keys(users: torch.Tensor, n_items: int, seed: int = 0) -> torch.Tensor:
     """A pseudo-random int64 for each user in ``users`` × each item index below ``n_items`` (SplitMix64's
     finaliser over the two indices and the seed; int64 products wrap around)."""
-    x = (users.long().view(-1, 1) + 1) * _GOLDEN + torch.arange(n_items, dtype=torch.long) * _ITEM \
-        + _signed(int(seed) * _SEED % (1 << 64))
+    items = torch.arange(n_items, dtype=torch.long, device=users.device)
+    x = (users.long().view(-1, 1) + 1) * _GOLDEN + items * _ITEM + _signed(int(seed) * _SEED % (1 << 64))
     for shift, mult in ((30, _MIX1), (27, _MIX2)):
         x = (x ^ _shift_right(x, shift)) * mult
     return x ^ _shift_right(x, 31)

@@ -91,6 +91,7 @@ def _metric_table(title: str, metrics: dict[str, dict[str, float]]) -> object:
 @app.command("train")
 @friendly_errors
 def train_cmd(
+    ctx: typer.Context,
     dataset: Annotated[str | None, typer.Option(help="Built-in dataset name or folder.",
                                                 show_default="ml-100k")] = None,
     model: Annotated[str | None, typer.Option(help="Model name (see `knowrec models`).",
@@ -108,6 +109,10 @@ def train_cmd(
                                              show_default="2020")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads (1 is fastest beside other work).",
                                                 show_default="1")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (a GPU when torch sees one), cpu, cuda, cuda:N or mps.",
+                                               show_default="auto")] = None,
+    nproc: Annotated[int, typer.Option(help="Train on N processes of this machine with DDP (runs torchrun "
+                                       "--standalone --nproc-per-node N for you).", min=1)] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace a finished run in --out.")] = False,
     fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint in --out and start over.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -118,13 +123,18 @@ def train_cmd(
     """Train a model with early stopping, evaluate it on validation and test, and save the run."""
     from knowrec.config import RunConfig
     from knowrec.experiment import pipeline
+    from knowrec.train import distributed_env
     from knowrec.train.tracking import make_tracker
 
     direct = {k: v for k, v in {"dataset": dataset, "model": model, "task": task, "split": split, "seed": seed,
-                                "threads": threads}.items() if v is not None}
+                                "threads": threads, "device": device}.items() if v is not None}
     cfg = RunConfig.resolve(file=config, settings=direct, overrides=set_ or [])
+    if nproc > 1 and distributed_env()[2] == 1:
+        raise typer.Exit(_torchrun(ctx, nproc))
     result = pipeline(cfg, out=out, show_progress=not quiet, resume=not fresh, overwrite=overwrite,
                       tracker=make_tracker(tracker, tracking_uri=tracking_uri))
+    if result is None:  # a rank above 0 of a distributed run: rank 0 reports
+        return
     m = result.metrics()
     what = f"{cfg.dataset}, friends" if cfg.task == "friends" else cfg.dataset
     console.print(_metric_table(f"{cfg.model} on {what} ({cfg.split} split, seed {cfg.seed})",
@@ -135,6 +145,28 @@ def train_cmd(
         + (f" · resumed at epoch {result.train.resumed_from + 1}" if result.train.resumed_from else "")
     )
     console.print(f"saved to {out}/ (metrics.json, history.csv, curves.png, model/)")
+
+
+def _torchrun(ctx: typer.Context, nproc: int) -> int:
+    """Run this same ``knowrec train`` command under ``torchrun --standalone --nproc-per-node nproc`` (one machine);
+    return its exit status."""
+    import subprocess
+    import sys
+
+    args: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.name == "nproc" or value is None or value == param.default or param.param_type_name != "option":
+            continue
+        if getattr(param, "is_flag", False):
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            args += [item for v in (value if param.multiple else [value]) for item in (param.opts[0], str(v))]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "knowrec", "train", *args]
+    console.print(f"running: torchrun --standalone --nproc-per-node={nproc} -m knowrec train {' '.join(args)}",
+                  highlight=False, markup=False)
+    return subprocess.run(cmd, check=False).returncode
 
 
 @app.command("evaluate")
@@ -218,6 +250,8 @@ def serve_cmd(
     fresh: Annotated[int, typer.Option(help="Places per list for new items that match the user's taste.")] = 2,
     social_weight: Annotated[float, typer.Option(help="Weight of a user's friends' mean vector beside their own "
                                                       "(0: friends speak only for users with no history).")] = 0.0,
+    device: Annotated[str, typer.Option(help="Where the language model encodes new items and profiles: auto, cpu, "
+                                             "cuda[:N] or mps (scoring and the index stay on the CPU).")] = "auto",
 ) -> None:
     """Serve a trained model over HTTP (FastAPI): recommendations with explanations, new items, interactions
     and friendships live, friend suggestions, /metrics, a web page at /."""
@@ -226,11 +260,14 @@ def serve_cmd(
     import torch
     import uvicorn
 
+    from knowrec.devices import resolve_device
     from knowrec.serve import open_service
     from knowrec.serve.app import create_app
 
     torch.set_num_threads(1)  # requests are small; one thread keeps latency flat beside other work
-    service = open_service(run, index=index, state=state, explain=explain, fresh=fresh, social_weight=social_weight)
+    resolve_device(device)  # a device that is not there is said before the run is read
+    service = open_service(run, index=index, state=state, explain=explain, fresh=fresh, social_weight=social_weight,
+                           device=device)
     gc.collect()
     gc.freeze()  # the model, graph and language model live as long as the process: keep them out of every GC pass
     console.print(f"serving {service.model.name} on {service.data.name}: {len(service.users)} users, "

@@ -16,6 +16,7 @@ from knowrec.data.social import FRIENDS
 from knowrec.data.split import Split
 from knowrec.errors import ConfigError
 from knowrec.evaluate.metrics import USER_METRICS, intra_list_diversity, novelty
+from knowrec.memory import pin_mmap_threshold
 from knowrec.progress import track
 from knowrec.random import pair_keys
 
@@ -43,6 +44,9 @@ class Evaluator:
     task, users ranked for a user, themself excluded).
 
     ``evaluate(..., candidates=)`` restricts the ranking to some items (the cold items of a cold-item split).
+    Users are scored ``batch_size`` at a time, fewer when a batch would hold more than ``max_cells`` scores, so
+    memory is bounded whatever the numbers of users and items; batches are ranked on the device the model's
+    scores come from (a GPU for a model trained on one), and the metrics come back to the CPU exactly.
     Tied scores are ordered by a seeded random key per (user, item) (``tie_seed``), so a tie carries no
     information — neither the items' numbering nor ``torch.topk``'s internal order — and a model that gives every
     item the same score ranks like a random one. Beyond the per-user metrics it reports catalogue coverage,
@@ -53,7 +57,8 @@ class Evaluator:
     """
 
     def __init__(self, data: Dataset, split: Split, *, ks: Sequence[int] = (10, 20),
-                 metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 1024, tie_seed: int = 0) -> None:
+                 metrics: Sequence[str] = DEFAULT_METRICS, batch_size: int = 1024, max_cells: int = 1 << 24,
+                 tie_seed: int = 0) -> None:
         if not ks or min(ks) < 1:
             raise ConfigError(f"ks must be positive integers, got {list(ks)}")
         for m in metrics:
@@ -61,6 +66,7 @@ class Evaluator:
         self.ks = sorted(set(int(k) for k in ks))
         self.metrics = list(metrics)
         self.batch_size = batch_size
+        self.max_cells = max_cells
         self.tie_seed = tie_seed
         self.n_users, self.n_items = data.n_users, data.n_items
         m = {code: _matrix(data, split.parts == code) for code in (TRAIN, VALID, TEST)}
@@ -75,6 +81,7 @@ class Evaluator:
                  show_progress: bool = False) -> EvalResult:
         """Rank all items (or only ``candidates``) for every user with a held-out positive in ``part``; return
         means and per-user arrays."""
+        pin_mmap_threshold()  # the batches' large blocks go back to the system, not into a fragmented heap
         positives, mask = self._positives[part], self._masks[part]
         allowed = None if candidates is None else _item_mask(candidates, self.n_items)
         # novelty and diversity are read off the training interactions of the ranked items: cold candidates
@@ -84,19 +91,26 @@ class Evaluator:
         users = np.flatnonzero(n_pos_all > 0)
         kmax = min(max(self.ks), self.n_items)
         per_user: dict[str, list[torch.Tensor]] = {}
-        tops = []
-        starts = range(0, len(users), self.batch_size)
+        shown = torch.zeros(len(self.ks), self.n_items, dtype=torch.bool)  # coverage: flat in the number of users
+        size = max(1, min(self.batch_size, self.max_cells // max(self.n_items, 1)))
+        starts = range(0, len(users), size)
         for start in track(starts, total=len(starts), desc=f"evaluating {part} ({len(users):,} users)",
                            unit="batches", enabled=show_progress):
-            batch = users[start:start + self.batch_size]
-            scores = model.score(batch).detach().to(torch.float32).clone()
+            batch = users[start:start + size]
+            raw = model.score(batch).detach()
+            scores = raw.to(torch.float32)
+            scores = scores.clone() if scores is raw else scores  # the model's own tensor is never written
+            on = scores.device
             rows, cols = mask[batch].nonzero()
-            scores[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)] = -torch.inf
+            scores[torch.as_tensor(rows, dtype=torch.long, device=on),
+                   torch.as_tensor(cols, dtype=torch.long, device=on)] = -torch.inf
             if allowed is not None:
-                scores[:, ~allowed] = -torch.inf
-            values, top = top_k(scores, kmax, torch.from_numpy(batch), seed=self.tie_seed)
-            pos = torch.from_numpy(positives[batch].toarray() > 0)
-            hits = pos.gather(1, top) & torch.isfinite(values)  # fewer than k candidates: no hit past them
+                scores[:, ~allowed.to(on)] = -torch.inf
+            values, top = top_k(scores, kmax, torch.from_numpy(batch).to(on), seed=self.tie_seed)
+            del scores
+            top, values = top.cpu(), values.cpu()  # k per user: the metrics are computed on the CPU
+            pos = _gather_rows(positives, batch, top.numpy())
+            hits = pos & torch.isfinite(values)  # fewer than k candidates: no hit past them
             hits = torch.nn.functional.pad(hits, (0, max(self.ks) - kmax))  # a catalogue smaller than k
             n_pos = torch.from_numpy(n_pos_all[batch]).double()
             for k in self.ks:
@@ -107,14 +121,13 @@ class Evaluator:
                                                                            self.n_users))
                     per_user.setdefault(f"diversity@{k}", []).append(intra_list_diversity(top[:, :k],
                                                                                           self._item_vectors))
-            tops.append(torch.where(torch.isfinite(values), top, -1))
+            for row, k in enumerate(self.ks):
+                shown[row, top[:, :k][torch.isfinite(values[:, :k])]] = True
         arrays = {name: torch.cat(vals).numpy() for name, vals in per_user.items()}
         means = {name: float(vals.mean()) for name, vals in arrays.items()}
-        if tops:
-            all_top = torch.cat(tops)
-            for k in self.ks:
-                shown = torch.unique(all_top[:, :k])
-                means[f"coverage@{k}"] = int((shown >= 0).sum()) / self.n_items
+        if len(users):
+            for row, k in enumerate(self.ks):
+                means[f"coverage@{k}"] = int(shown[row].sum()) / self.n_items
         return EvalResult(metrics=dict(sorted(means.items())), users=users, per_user=arrays)
 
 
@@ -122,14 +135,14 @@ def top_k(scores: torch.Tensor, k: int, users: torch.Tensor, *, seed: int = 0) -
     """``torch.topk`` with ties among finite scores ordered by ``pair_keys`` instead of by position.
 
     Only rows that hold a tie reaching into their top ``k`` are re-ranked (a stable sort of the scores laid out
-    in key order), so models with distinct scores pay one ``topk``.
+    in key order), so models with distinct scores pay one ``topk`` (of ``k + 1``: a tie across the cut-off is the
+    ``k``-th score equal to the next).
     """
-    values, top = torch.topk(scores, k, dim=1)
+    values, top = torch.topk(scores, min(k + 1, scores.shape[1]), dim=1)
     finite = torch.isfinite(values)
-    inside = ((values[:, 1:] == values[:, :-1]) & finite[:, 1:]).any(1)
-    edge = values[:, -1:]
-    beyond = ((scores == edge).sum(1) > (values == edge).sum(1)) & finite[:, -1]
-    rows = torch.nonzero(inside | beyond).flatten()
+    ties = (values[:, 1:] == values[:, :-1]) & finite[:, 1:]
+    rows = torch.nonzero(ties[:, :k].any(1)).flatten()
+    values, top = values[:, :k], top[:, :k]
     if len(rows):
         order = torch.argsort(pair_keys(users[rows], scores.shape[1], seed), dim=1)
         laid_out = scores[rows].gather(1, order)
@@ -137,6 +150,20 @@ def top_k(scores: torch.Tensor, k: int, users: torch.Tensor, *, seed: int = 0) -
         top[rows] = order.gather(1, ranked)
         values[rows] = scores[rows].gather(1, top[rows])
     return values, top
+
+
+def _gather_rows(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> torch.Tensor:
+    """``matrix[rows[i], cols[i, j]] > 0`` as a bool tensor the shape of ``cols``, without densifying the rows: each
+    top-k column is looked up in its row's sorted indices."""
+    sub = matrix[rows]
+    sub.sort_indices()
+    n = np.diff(sub.indptr)
+    # one sorted key per stored entry, row-major: (row, column) → row * n_cols + column
+    keys = np.repeat(np.arange(len(rows), dtype=np.int64), n) * matrix.shape[1] + sub.indices
+    wanted = np.arange(len(rows), dtype=np.int64)[:, None] * matrix.shape[1] + cols.clip(min=0)
+    at = np.searchsorted(keys, wanted).clip(max=max(len(keys) - 1, 0))
+    found = (keys[at] == wanted) if len(keys) else np.zeros(cols.shape, dtype=bool)
+    return torch.from_numpy(found & (cols >= 0))
 
 
 def _item_mask(items: np.ndarray, n_items: int) -> torch.Tensor:

@@ -22,6 +22,7 @@ from knowrec._io import atomic_dir, read_json, write_json
 from knowrec._version import __version__
 from knowrec.data.dataset import Dataset
 from knowrec.data.social import FRIENDS
+from knowrec.devices import to_device
 from knowrec.errors import ConfigError, MissingInputError, NotFittedError, NotSupportedError, did_you_mean
 from knowrec.params import Constraint, Dimension, merged
 from knowrec.registry import Registry
@@ -100,6 +101,18 @@ class Estimator:
     def check_is_fitted(self) -> None:
         raise NotImplementedError
 
+    def to(self, device: torch.device | str) -> Self:
+        """Move every tensor and module the model holds (learned or precomputed for training) to ``device``, in
+        place; the optimiser is left alone, and saving always writes CPU tensors."""
+        for key, value in vars(self).items():
+            if isinstance(value, torch.nn.Module):
+                value.to(device)
+            elif key != "optimizer_":
+                moved = to_device(value, device)
+                if moved is not value:
+                    setattr(self, key, moved)
+        return self
+
     def _state(self) -> dict[str, torch.Tensor]:
         """The learned tensors needed to use the model (saved in ``weights.safetensors``)."""
         raise NotImplementedError
@@ -127,7 +140,7 @@ class Estimator:
         self.check_is_fitted()
         path = Path(path)
         meta, extra = self._save_meta()
-        tensors = {k: v.detach().contiguous() for k, v in {**self._state(), **extra}.items()}
+        tensors = {k: v.detach().cpu().contiguous() for k, v in {**self._state(), **extra}.items()}
         with atomic_dir(path) as tmp:
             save_file(tensors, str(tmp / WEIGHTS_FILE))
             write_json(tmp / PARAMS_FILE, {"model": self.name, "params": self.get_params(),

@@ -154,11 +154,17 @@ class EASE(Recommender):
         self.l2_ = torch.tensor(float(l2))
 
     def _score(self, users: torch.Tensor) -> torch.Tensor:
-        seen = torch.from_numpy(self.seen_[users.numpy()].toarray())
+        seen = self.seen_[users.numpy()]
         w = float(getattr(self, "social_weight_", 0.0))
         if w:
-            seen = seen + w * torch.from_numpy(self.friends_seen_[users.numpy()].toarray())
-        return seen @ self.weights_
+            seen = seen + w * self.friends_seen_[users.numpy()]
+        if seen.nnz > 0.02 * seen.shape[0] * seen.shape[1]:  # dense rows: one dense product is faster
+            return torch.from_numpy(seen.toarray().astype(np.float32)) @ self.weights_
+        # sparse rows (a large catalogue): a product over the items each user has, not over every item
+        seen = seen.astype(np.float32).tocoo()
+        rows = torch.sparse_coo_tensor(torch.from_numpy(np.stack([seen.row, seen.col]).astype(np.int64)),
+                                       torch.from_numpy(seen.data), seen.shape, check_invariants=True)
+        return torch.sparse.mm(rows, self.weights_)
 
     def _state(self) -> dict[str, torch.Tensor]:
         # the social weight is always part of the state: restoring the best step must restore its weight, 0 too

@@ -94,7 +94,7 @@ class TorchRecommender(TorchModel, FactorRecommender):
         u = u.detach().clone()
         # A user with no training interaction never received a gradient: instead of a random vector, give
         # them the mean user, whose scores follow what most users like (a popularity-like fallback).
-        cold = torch.from_numpy(np.diff(self.seen_.indptr) == 0)
+        cold = torch.from_numpy(np.diff(self.seen_.indptr) == 0).to(u.device)
         if cold.any() and not cold.all():
             u[cold] = u[~cold].mean(0)
         self.user_factors_, self.item_factors_ = u, i.detach().clone()

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from knowrec.data.dataset import Dataset
+from knowrec.devices import sparse_mm
 from knowrec.models.base import MODELS
 from knowrec.models.bpr import BPR
 from knowrec.params import NON_NEGATIVE, NON_NEGATIVE_INT, Constraint, Dimension, Float, Int
@@ -47,11 +48,11 @@ class SpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, adj: torch.Tensor, adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         ctx.adj_t = adj_t
-        return adj @ x
+        return sparse_mm(adj, x)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:
-        return None, None, ctx.adj_t @ grad
+        return None, None, sparse_mm(ctx.adj_t, grad)
 
 
 def sparse_csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:

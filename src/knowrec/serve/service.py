@@ -18,6 +18,7 @@ import torch
 
 from knowrec.data.catalogue import Catalogue
 from knowrec.data.dataset import Dataset
+from knowrec.devices import resolve_device
 from knowrec.errors import NotSupportedError, UnknownNameError
 from knowrec.explain import Explainer, Explanation
 from knowrec.models.base import Recommender
@@ -60,7 +61,8 @@ class RecommenderService(LiveWrites, LiveFriends):
 
     def __init__(self, model: Recommender, data: Dataset, *, index: str = "exact",
                  index_options: Mapping[str, Any] | None = None, state: LiveState | None = None,
-                 explainer: Explainer | None = None, fresh: int = 2, social_weight: float = 0.0) -> None:
+                 explainer: Explainer | None = None, fresh: int = 2, social_weight: float = 0.0,
+                 device: str = "auto") -> None:
         if getattr(model, "item_factors_", None) is None or getattr(model, "user_factors_", None) is None:
             raise NotSupportedError(f"serving needs a model with user and item vectors; {type(model).__name__} "
                                     "has none (train bpr, lightgcn, kgnet, cke or hybrid)")
@@ -78,6 +80,9 @@ class RecommenderService(LiveWrites, LiveFriends):
         self.index: VectorIndex = build_index(index, self._item_rows(np.arange(model.n_items_)),
                                               **dict(index_options or {}))
         if hasattr(model, "load_encoders"):  # now, not in the first write (it would hold up every read meanwhile)
+            # the language model that encodes new items and profiles runs on ``device``; the vectors, the index
+            # and every response stay on the CPU (a request's dot products are small, faiss reads numpy)
+            model.device_ = resolve_device(device)
             model.load_encoders()
         self._init_friends(social_weight)
         self._replay()

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from knowrec._io import atomic_path
 from knowrec.data.download import cache_root
+from knowrec.devices import resolve_device
 from knowrec.errors import ConfigError, MissingDependencyError
 from knowrec.progress import is_terminal, say, track
 
@@ -42,17 +44,20 @@ class TextEncoder:
     """Encode texts into L2-normalised vectors with a sentence-transformers model, caching them on disk.
 
     ``cache_dir=None`` uses ``$KNOWREC_CACHE_DIR/text`` (``~/.cache/knowrec/text``); ``cache=False`` turns the
-    cache off. ``model_`` (the loaded network) is created on the first call that has something to encode.
+    cache off. ``model_`` (the loaded network) is created on the first call that has something to encode, on
+    ``device`` (``auto``: a GPU when torch sees one).
     """
 
     #: Texts per ``SentenceTransformer.encode`` call: progress is reported between chunks.
     CHUNK = 4096
 
     def __init__(self, model: str = DEFAULT_TEXT_MODEL, *, batch_size: int = 64, cache: bool = True,
-                 cache_dir: str | Path | None = None, max_length: int | None = 128) -> None:
+                 cache_dir: str | Path | None = None, max_length: int | None = 128,
+                 device: str | torch.device = "auto") -> None:
         if not model:
             raise ConfigError("text model name is empty")
         self.model = model
+        self.device = device
         self.batch_size = batch_size
         self.cache = cache
         self.cache_dir = cache_dir
@@ -66,7 +71,7 @@ class TextEncoder:
         return root / f"{slug}.npz"
 
     def load(self) -> Any:
-        """The sentence-transformers model, loaded once on CPU."""
+        """The sentence-transformers model, loaded once on the encoder's device."""
         if getattr(self, "model_", None) is None:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -77,7 +82,7 @@ class TextEncoder:
             shown = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()  # a "Loading weights" bar for a load from disk says nothing
             try:
-                self.model_ = SentenceTransformer(resolve_model(self.model), device="cpu")
+                self.model_ = SentenceTransformer(resolve_model(self.model), device=str(resolve_device(self.device)))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"cannot load text model {self.model!r}: {exc}") from exc
             finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from knowrec.devices import to_device
 from knowrec.errors import ConfigError
 from knowrec.text.encoder import TextEncoder
 
@@ -45,7 +46,7 @@ def trainable_lm(model: str, mode: FineTune, *, top_layers: int = 2, lora_rank: 
 
 def embed(lm: Any, texts: list[str]) -> torch.Tensor:
     """L2-normalised sentence vectors with gradients flowing into the trainable parts of ``lm``."""
-    features = lm.preprocess(texts)
+    features = to_device(lm.preprocess(texts), next(lm.parameters()).device)
     return torch.nn.functional.normalize(lm(features)["sentence_embedding"], dim=-1)
 
 

@@ -144,7 +144,7 @@ class Checkpointer(Callback):
     @classmethod
     def read(cls, folder: Path) -> dict[str, Any] | None:
         path = folder / cls.FILE
-        return torch.load(path, weights_only=True) if path.is_file() else None
+        return torch.load(path, weights_only=True, map_location="cpu") if path.is_file() else None
 
 
 class ProgressBar(Callback):

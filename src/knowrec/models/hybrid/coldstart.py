@@ -150,7 +150,7 @@ class ColdStart:
         its folder may be retrained), else the pretrained one."""
         lm = getattr(self, "_lm", None)
         if lm is not None:
-            encoder = TextEncoder(self.text_model, cache=False)
+            encoder = TextEncoder(self.text_model, cache=False, device=self._encode_device())
             encoder.model_ = lm
             return encoder
         tuned = getattr(self, "tuned_lm_", None)
@@ -162,8 +162,12 @@ class ColdStart:
         leaves nothing shared to change: requests may encode side by side."""
         encoders = self.__dict__.setdefault("_encoders", {})
         if model not in encoders:
-            encoders[model] = TextEncoder(model, cache=False)
+            encoders[model] = TextEncoder(model, cache=False, device=self._encode_device())
         return encoders[model]
+
+    def _encode_device(self) -> Any:
+        """Where new text is encoded: the device the model trained on or was put on (a service's ``--device``)."""
+        return getattr(self, "device_", "auto")
 
     # --- why --------------------------------------------------------------------------------------------
     def attribution(self, users: Any, items: Any, *, vectors: torch.Tensor | None = None) -> dict[str, np.ndarray]:

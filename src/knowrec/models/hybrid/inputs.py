@@ -49,12 +49,12 @@ class TextInputs:
 
 
 def text_inputs(data: Dataset, *, model: str, template: str, user_text: bool,
-                show_progress: bool) -> TextInputs | None:
+                show_progress: bool, device: str | torch.device = "auto") -> TextInputs | None:
     """Encode each item's text (and each user's profile when ``user_text``); ``None`` if the data has no text."""
     texts = item_texts(data, template or None)
     if texts is None:
         return None
-    encoder = TextEncoder(model)
+    encoder = TextEncoder(model, device=device)
     items = torch.from_numpy(encoder.encode(texts, show_progress=show_progress))
     profiles = user_texts(data) if user_text else None
     users = None if profiles is None else torch.from_numpy(encoder.encode(profiles, show_progress=show_progress))

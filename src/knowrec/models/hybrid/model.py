@@ -16,6 +16,7 @@ from torch import nn
 
 from knowrec._io import read_json, write_json
 from knowrec.data.dataset import Dataset
+from knowrec.devices import sparse_mm
 from knowrec.models.base import MODELS
 from knowrec.models.gradient import TorchRecommender
 from knowrec.models.hybrid.coldstart import ColdStart
@@ -107,7 +108,7 @@ class Hybrid(TorchRecommender, ColdStart):
         text = None
         if Source.TEXT in wanted:
             text = text_inputs(data, model=self.text_model, template=self.text_template, user_text=self.user_text,
-                               show_progress=self._progress)
+                               show_progress=self._progress, device=self._encode_device())
         self._lm = None
         text_dim = user_dim = 0
         if text is not None:
@@ -159,7 +160,7 @@ class Hybrid(TorchRecommender, ColdStart):
         a = net.history_weights(items)
         # the history aggregate leaves the target out: (sum over history - target) / (weights - target's)
         weighted = SpMM.apply(self._hist, self._hist_t, a.unsqueeze(1) * items).index_select(0, users)
-        total = (self._hist @ a.unsqueeze(1)).squeeze(1).index_select(0, users)
+        total = sparse_mm(self._hist, a.unsqueeze(1)).squeeze(1).index_select(0, users)
         target = items.index_select(0, pos)
         a_t = a.index_select(0, pos)
         use_id = (torch.rand(len(users)) >= p).float() if p else torch.ones(len(users))
@@ -202,7 +203,7 @@ class Hybrid(TorchRecommender, ColdStart):
             inputs.item_text = torch.cat(vectors)
         items, self.item_parts_ = net.normalised(net.item_vectors(inputs, inputs.has[Source.ID].float()))
         weighted, total = net.aggregate(self._hist, items)
-        has_history = torch.from_numpy(np.diff(self.seen_.indptr) > 0).float()
+        has_history = torch.from_numpy(np.diff(self.seen_.indptr) > 0).float().to(items.device)
         users = net.users_from(weighted, total, torch.arange(self.n_users_), has_history, inputs.user_text)
         # fit runs this under no_grad
         self.user_factors_, self.item_factors_ = net.scale(users, self.temperature), items

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from knowrec.devices import sparse_mm
 from knowrec.models.hybrid.options import Aggregation, Fusion, Source
 
 
@@ -149,7 +150,7 @@ class HybridNet(nn.Module):
         """Weighted sums of the history items' vectors and of their weights, for each row of the sparse
         ``history`` (users × items)."""
         a = self.history_weights(items)
-        return history @ (a.unsqueeze(1) * items), (history @ a.unsqueeze(1)).squeeze(1)
+        return sparse_mm(history, a.unsqueeze(1) * items), sparse_mm(history, a.unsqueeze(1)).squeeze(1)
 
     def users_from(self, history_sum: torch.Tensor, history_weight: torch.Tensor, users: torch.Tensor | None,
                    use_id: torch.Tensor | None, user_text: torch.Tensor | None) -> torch.Tensor:
