@@ -90,7 +90,14 @@ class Evaluator:
         n_pos_all = np.diff(positives.indptr)
         users = np.flatnonzero(n_pos_all > 0)
         kmax = min(max(self.ks), self.n_items)
-        per_user: dict[str, list[torch.Tensor]] = {}
+        # one array per metric, filled batch by batch: no per-batch pieces pile up in the heap, no final concat
+        arrays: dict[str, np.ndarray] = {}
+
+        def put(name: str, values: torch.Tensor, at: slice) -> None:
+            out = arrays.get(name)
+            if out is None:
+                out = arrays[name] = np.empty(len(users), dtype=values.numpy().dtype)
+            out[at] = values.numpy()
         shown = torch.zeros(len(self.ks), self.n_items, dtype=torch.bool)  # coverage: flat in the number of users
         size = max(1, min(self.batch_size, self.max_cells // max(self.n_items, 1)))
         starts = range(0, len(users), size)
@@ -113,17 +120,15 @@ class Evaluator:
             hits = pos & torch.isfinite(values)  # fewer than k candidates: no hit past them
             hits = torch.nn.functional.pad(hits, (0, max(self.ks) - kmax))  # a catalogue smaller than k
             n_pos = torch.from_numpy(n_pos_all[batch]).double()
+            at = slice(start, start + len(batch))
             for k in self.ks:
                 for name in self.metrics:
-                    per_user.setdefault(f"{name}@{k}", []).append(USER_METRICS.get(name)(hits, n_pos, k))
+                    put(f"{name}@{k}", USER_METRICS.get(name)(hits, n_pos, k), at)
                 if beyond:
-                    per_user.setdefault(f"novelty@{k}", []).append(novelty(top[:, :k], self._popularity,
-                                                                           self.n_users))
-                    per_user.setdefault(f"diversity@{k}", []).append(intra_list_diversity(top[:, :k],
-                                                                                          self._item_vectors))
+                    put(f"novelty@{k}", novelty(top[:, :k], self._popularity, self.n_users), at)
+                    put(f"diversity@{k}", intra_list_diversity(top[:, :k], self._item_vectors), at)
             for row, k in enumerate(self.ks):
                 shown[row, top[:, :k][torch.isfinite(values[:, :k])]] = True
-        arrays = {name: torch.cat(vals).numpy() for name, vals in per_user.items()}
         means = {name: float(vals.mean()) for name, vals in arrays.items()}
         if len(users):
             for row, k in enumerate(self.ks):
