@@ -117,6 +117,8 @@ class LocalBackend(Backend):
     def fit(self, model: Trainable, data: Any, *, callbacks: Sequence[Callback] = (), show_progress: bool = True,
             resume: dict[str, Any] | None = None) -> None:
         device = self._device()
+        if self.rank:  # a rank above 0 of a distributed run: rank 0 alone validates, checkpoints and reports
+            callbacks, show_progress = (), False
         model._progress = show_progress  # for the slow parts of _prepare/_build (encoding text, say)
         model.device_ = device  # where it trains, and where _build encodes text
         model._prepare(data)
@@ -249,12 +251,6 @@ class DistributedBackend(LocalBackend):
         flag = torch.tensor([int(stop)], device=self._on)
         dist.broadcast(flag, src=0)
         return bool(flag.item())
-
-    def fit(self, model: Trainable, data: Any, *, callbacks: Sequence[Callback] = (), show_progress: bool = True,
-            resume: dict[str, Any] | None = None) -> None:
-        self._device()  # joins the process group, so the rank is known before the callbacks are chosen
-        super().fit(model, data, callbacks=callbacks if self.rank == 0 else (),
-                    show_progress=show_progress and self.rank == 0, resume=resume)
 
 
 def resolve_backend(backend: Backend | str | None, *, device: str = "auto", amp: bool = False) -> Backend:
