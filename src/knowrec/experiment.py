@@ -76,6 +76,8 @@ def prepare(config: RunConfig, *, show_progress: bool = True) -> Prepared:
         data = data.filter(min_rating=config.min_rating, user_core=config.user_core, item_core=config.item_core)
     split = make_split(data, config.split, seed=config.seed, ratios=config.ratios, cold_share=config.cold_share)
     _check_split(split, config, data)
+    if data.task == "items" and (warning := data.kg_warning()):
+        logger.warning(warning)
     return Prepared(data, split, Evaluator(data, split, ks=config.ks),
                     None if data.negatives is None else CTREvaluator(data, split))
 

@@ -53,7 +53,9 @@ def test_recommendations_with_explanations(client: TestClient) -> None:
     assert sum(i["item_id"] in DRAMA for i in items) >= 4
     assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
     why = items[0]["explanation"]
-    assert why["kind"] == "kg" and why["reasons"] and "genres" in why["reasons"][0]["text"]
+    assert why["kind"] == "kg" and why["reasons"] and why["reasons"][0]["text"].startswith("same genre (")
+    first = why["reasons"][0]
+    assert first["basis"] == "kg" and first["weak"] and first["evidence"] >= 1 and "genres:" in first["path"]
     assert set(why["sources"]) == {"id", "kg", "text", "popularity"}
     assert np.isclose(sum(why["sources"].values()), items[0]["score"], atol=1e-3)
     with_seen = top(client, "u0", 40)
@@ -127,7 +129,8 @@ def test_new_items_and_interactions_are_live_and_survive_a_restart(tiny_hybrid_d
     assert np.mean(["n-drama" in r[:10] for r in ranks]) > 0.5  # recommended at once to those it suits
     why = client.get("/users/u0/recommendations", params={"k": 40, "explain": "true"}).json()["items"]
     (new,) = [i for i in why if i["item_id"] == "n-drama"]
-    assert new["explanation"]["kind"] == "kg" and "Item 900" in new["explanation"]["reasons"][0]["text"]
+    assert new["explanation"]["kind"] == "kg" and new["explanation"]["reasons"][0]["path"].endswith("Item 900")
+    assert new["explanation"]["reasons"][0]["text"].startswith("same genre (drama) as ")
 
     assert client.post("/users/u0/interactions", json={"items": ["n-drama"]}, headers=AUTH).json() == \
         {"user_id": "u0", "history_size": 11}

@@ -55,7 +55,8 @@ def test_click_through_the_page(server: str) -> None:
         expect(page.locator("#status")).to_contain_text("hybrid on tiny · 50 users · 40 items")
         recs = page.locator("#recommendations > li")
         expect(recs).to_have_count(10)
-        expect(recs.first.locator(".reason").first).to_contain_text("genres")
+        expect(recs.first.locator(".reason").first).to_contain_text("same genre")
+        expect(recs.first.locator(".reason").first).to_contain_text("weight")
 
         page.fill("#user", "u3")
         page.click("#show")

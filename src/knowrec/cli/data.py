@@ -44,6 +44,8 @@ def info(dataset: Annotated[str, typer.Argument(help="A built-in name or a datas
     data = load_dataset(dataset)
     seconds = time.perf_counter() - t0
     console.print(table(f"{data.name} (loaded in {seconds:.2f} s)", ["field", "value"], data.summary().items()))
+    if data.kg_warning():
+        console.print(f"[yellow]warning:[/yellow] {data.kg_warning()}", highlight=False)
     if data.kg is not None:
         top = sorted(data.kg.relation_counts().items(), key=lambda kv: -kv[1])[:10]
         console.print(table("Top KG relations", ["relation", "triples"], top))
@@ -85,6 +87,10 @@ def import_cmd(
     social_header: Annotated[bool, typer.Option(help="The links file has a header line.")] = False,
     social_directed: Annotated[bool, typer.Option(
         help="Links are one-way (follows, trust); by default a link is a friendship both ways.")] = False,
+    entity_names: Annotated[Path | None, typer.Option(
+        help="Labels of KG entities for explanations: a file of (entity id, label) rows.")] = None,
+    entity_name_cols: Annotated[str, typer.Option(help="Entity,label columns of the names file.")] = "0,1",
+    entity_names_header: Annotated[bool, typer.Option(help="The names file has a header line.")] = False,
     strict: Annotated[bool, typer.Option(help="Fail on the first bad row instead of dropping it.")] = False,
 ) -> None:
     """Build a dataset from your own files, report what was kept and dropped, and save it to --out."""
@@ -95,7 +101,8 @@ def import_cmd(
         kg_cols=tuple(kg_cols.split(",")), kg_header=kg_header, links=links, link_cols=tuple(link_cols.split(",")),
         links_header=links_header, social=social, social_cols=tuple(social_cols.split(",")),
         social_weight_col=social_weight_col, social_header=social_header, social_directed=social_directed,
-        strict=strict,
+        entity_names=entity_names, entity_name_cols=tuple(entity_name_cols.split(",")),
+        entity_names_header=entity_names_header, strict=strict,
     )
     data.save(out)
     console.print(f"read {report.rows_read:,} interaction rows, kept {report.kept:,}")
@@ -105,6 +112,8 @@ def import_cmd(
     for note in report.notes:
         console.print(f"note: {note}")
     console.print(table(f"Saved to {out}", ["field", "value"], data.summary().items()))
+    if data.kg_warning():
+        console.print(f"[yellow]warning:[/yellow] {data.kg_warning()}", highlight=False)
 
 
 @app.command("synth")

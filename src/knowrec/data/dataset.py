@@ -27,6 +27,10 @@ TRAIN, VALID, TEST = 0, 1, 2
 TITLE_FIELDS = ("title", "movie_title", "name", "book_title")
 
 
+#: Under this share of items with KG facts, ``data info`` and ``train`` warn that the knowledge is thin.
+LOW_KG_COVERAGE = 0.5
+
+
 @dataclass(eq=False)
 class Dataset:
     """Users and items (original id ↔ contiguous index), interactions, fields and a knowledge graph.
@@ -239,15 +243,29 @@ class Dataset:
         if self.social is not None:
             info.update(self.social.summary(self.n_users))
         if self.kg is not None:
-            linked = self.kg.item_entities >= 0
+            linked = self.kg.items_with_facts()
             info.update(
                 kg_triples=self.kg.n_triples,
                 kg_entities=self.kg.n_entities,
                 kg_relations=self.kg.n_relations,
-                kg_item_coverage=f"{linked.sum()}/{self.n_items} items ({linked.sum() / max(self.n_items, 1):.1%})",
+                kg_item_coverage=f"{linked.sum()}/{self.n_items} items with facts "
+                                 f"({linked.sum() / max(self.n_items, 1):.1%})",
                 kg_interaction_coverage=f"{linked[self.items].sum() / max(self.n_interactions, 1):.1%}",
             )
+            if self.kg.entity_names is not None:
+                info["kg_named_entities"] = int((self.kg.entity_names.astype(str) != "").sum())
         return info
+
+    def kg_warning(self) -> str | None:
+        """A sentence when the KG covers under ``LOW_KG_COVERAGE`` of the items: most explanations will then be
+        similarity reasons, and knowledge can help the model little."""
+        if self.kg is None:
+            return None
+        share = float(self.kg.items_with_facts().mean()) if self.n_items else 0.0
+        if share >= LOW_KG_COVERAGE:
+            return None
+        return (f"only {share:.0%} of the items of {self.name!r} have KG facts: recommendations of the others are "
+                "explained by similar items (co-occurrence, text), not by the graph, and the KG can help little")
 
     def fingerprint(self) -> str:
         """A SHA-256 over ids and interactions: two datasets with the same fingerprint split identically."""
@@ -279,6 +297,8 @@ class Dataset:
                     item_entities=self.kg.item_entities,
                     entity_ids=self.kg.entity_ids.astype(str), relation_ids=self.kg.relation_ids.astype(str),
                 )
+                if self.kg.entity_names is not None:
+                    arrays["entity_names"] = self.kg.entity_names.astype(str)
             if self.social is not None:
                 arrays.update(social_src=self.social.src, social_dst=self.social.dst)
                 if self.social.weights is not None:
@@ -307,6 +327,7 @@ class Dataset:
             kg = KnowledgeGraph(
                 arrays["entity_ids"].astype(object), arrays["relation_ids"].astype(object),
                 arrays["heads"], arrays["relations"], arrays["tails"], arrays["item_entities"],
+                arrays["entity_names"].astype(object) if "entity_names" in arrays else None,
             )
         social = None
         if "social_src" in arrays:

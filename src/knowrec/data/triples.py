@@ -14,7 +14,8 @@ from knowrec.errors import DataError
 class KnowledgeGraph:
     """Integer-coded triples (head, relation, tail) and each item's entity (-1 when unlinked).
 
-    ``entity_ids`` and ``relation_ids`` map indices back to the original names (Freebase ids, ``genre:Comedy``…).
+    ``entity_ids`` and ``relation_ids`` map indices back to the original names (Freebase ids, ``genre:Comedy``…);
+    ``entity_names`` holds labels for people where the data gives them ('' elsewhere; ``None``: none at all).
     """
 
     entity_ids: np.ndarray
@@ -23,9 +24,12 @@ class KnowledgeGraph:
     relations: np.ndarray
     tails: np.ndarray
     item_entities: np.ndarray
+    entity_names: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.entity_ids = np.asarray(self.entity_ids, dtype=object)
+        if self.entity_names is not None:
+            self.entity_names = np.asarray(self.entity_names, dtype=object)
         self.relation_ids = np.asarray(self.relation_ids, dtype=object)
         for name in ("heads", "relations", "tails", "item_entities"):
             setattr(self, name, np.asarray(getattr(self, name), dtype=np.int64))
@@ -60,6 +64,15 @@ class KnowledgeGraph:
                 raise DataError(f"{name} index out of range [0, {bound})", field=name)
         if len(self.item_entities) and self.item_entities.max() >= self.n_entities:
             raise DataError("item linked to an entity index out of range", field="entity_id")
+        if self.entity_names is not None and len(self.entity_names) != self.n_entities:
+            raise DataError("entity names differ in length from the entities", field="entity_names")
+
+    def items_with_facts(self) -> np.ndarray:
+        """Per item, whether its entity takes part in any fact (an item linked to a bare entity has none)."""
+        used = np.zeros(self.n_entities, dtype=bool)
+        used[self.heads] = True
+        used[self.tails] = True
+        return (self.item_entities >= 0) & used[np.maximum(self.item_entities, 0)]
 
     def relation_counts(self) -> dict[str, int]:
         counts = np.bincount(self.relations, minlength=self.n_relations)
@@ -69,7 +82,7 @@ class KnowledgeGraph:
         """The same graph with items re-indexed: new item ``j`` is old item ``item_index[j]``."""
         return KnowledgeGraph(
             self.entity_ids, self.relation_ids, self.heads, self.relations, self.tails,
-            self.item_entities[item_index],
+            self.item_entities[item_index], self.entity_names,
         )
 
 

@@ -10,6 +10,7 @@ as in LightGCN. Everything is whole-tensor gathers and ``index_add_``: no Python
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import ClassVar
 
 import numpy as np
@@ -17,9 +18,10 @@ import torch
 from torch import nn
 
 from knowrec.data.dataset import Dataset
+from knowrec.errors import NotSupportedError
 from knowrec.kg.prepare import item_graph, item_links
 from knowrec.models.base import MODELS
-from knowrec.models.lightgcn import LightGCN
+from knowrec.models.lightgcn import LightGCN, normalized_adjacency
 from knowrec.params import NON_NEGATIVE_INT, Constraint, Dimension, Int
 
 
@@ -66,6 +68,7 @@ class KGNet(LightGCN):
             needed = needed.copy()
             needed[kg.tails[use]] = True
         self._n_entities = kg.n_entities
+        self._kg = kg
         module.entity = nn.Embedding(kg.n_entities, self.dim)
         module.relation = nn.Embedding(kg.n_relations, self.dim)
         nn.init.xavier_normal_(module.entity.weight)
@@ -97,3 +100,60 @@ class KGNet(LightGCN):
         kg_items = torch.zeros_like(items).index_copy_(
             0, self._linked_items, entities.index_select(0, self._linked_entities))
         return users, items + kg_items
+
+    # --- the network's weights travel with the model, so its scores can be derived again without evidence ---
+    def _state(self) -> dict[str, torch.Tensor]:
+        module = getattr(self, "module_", None)
+        weights = module.state_dict() if module is not None else getattr(self, "module_state_", {})
+        return super()._state() | {f"module.{k}": v for k, v in weights.items()}
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        weights = {k.removeprefix("module."): v for k, v in state.items() if k.startswith("module.")}
+        super()._set_state({k: v for k, v in state.items() if not k.startswith("module.")})
+        if weights and getattr(self, "module_", None) is not None:
+            self.module_.load_state_dict(weights)
+        elif weights:
+            self.module_state_ = weights
+
+    def scores_without(self, train: Dataset, user: int, *, history: Iterable[int] = (),
+                       facts: Iterable[tuple[int, str]] = ()) -> torch.Tensor:
+        """Every item's score for ``user`` as if the history items ``history`` and the KG facts joining item ``i``
+        to entity ``e`` (``facts``) were not in ``train`` (the data the model was fitted on): the KG and the
+        user–item graph are propagated again with the trained weights, nothing retrained."""
+        self.check_is_fitted()
+        if getattr(self, "module_", None) is None or not hasattr(self, "_layer_edges"):
+            weights = getattr(self, "module_state_", None)
+            if weights is None:
+                raise NotSupportedError("this KGNet was saved without its network weights; retrain it")
+            self.module_ = self._build(train)
+            self.module_.load_state_dict(weights)
+        kept = self._layer_edges, self._adj, self.__dict__.get("entity_factors_")
+        try:
+            self._layer_edges = self._edges_without(list(facts))
+            drop = np.asarray(list(history), dtype=np.int64)
+            if len(drop):
+                keep = ~((train.users == user) & np.isin(train.items, drop))
+                self._adj = normalized_adjacency(train.users[keep], train.items[keep], train.n_users, train.n_items,
+                                                 self._friends(train))
+            with torch.no_grad():
+                users, items = self._propagate(*self._ego())
+            return users[user] @ items.T
+        finally:
+            self._layer_edges, self._adj = kept[0], kept[1]
+            if kept[2] is not None:
+                self.entity_factors_ = kept[2]
+
+    def _edges_without(self, facts: list[tuple[int, str]]) -> list[tuple[torch.Tensor, ...]]:
+        """Each KG layer's facts less those joining the given items' entities and entities (either way)."""
+        if not facts:
+            return self._layer_edges
+        index = {str(e): i for i, e in enumerate(self._kg.entity_ids)}
+        pairs = [(int(self._kg.item_entities[i]), index[str(e)]) for i, e in facts
+                 if self._kg.item_entities[i] >= 0 and str(e) in index]
+        out = []
+        for heads, rels, tails in self._layer_edges:
+            drop = torch.zeros(len(heads), dtype=torch.bool)
+            for a, b in pairs:
+                drop |= ((heads == a) & (tails == b)) | ((heads == b) & (tails == a))
+            out.append((heads[~drop], rels[~drop], tails[~drop]))
+        return out

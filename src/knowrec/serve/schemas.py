@@ -67,10 +67,20 @@ class Body(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    text: str = Field(description="A knowledge-graph path, or the similar history item")
+    text: str = Field(description="The reason in words: a knowledge-graph path, or the similar history item")
     via: str = Field(description="The history item the reason starts from")
     support: float = Field(description="Similarity of that history item to the recommended one")
-    hops: int
+    hops: int = Field(description="Facts on the path (0 for a similar item)")
+    weight: float = Field(description="How strongly it speaks: a path's specificity (log of items / items sharing "
+                                      "its busiest entity), else the similarity")
+    evidence: int = Field(description="History items sharing the reason (for a similar item: 1 + people who "
+                                      "chose both)")
+    basis: Literal["kg", "co-occurrence", "text", "similarity"] = Field(description="What the reason rests on")
+    weak: bool = Field(description="The path goes through a hub (an entity of more than 10 % of the items)")
+    path: str = Field(description="The raw path: entity ids and relation names")
+    effect: float = Field(description="How much the score falls without the facts the path ends in (0 where the "
+                                      "model cannot tell)")
+    nodes: list[str] = Field(description="Entity ids along the path, history item first (empty for a similar item)")
 
 
 class Why(BaseModel):

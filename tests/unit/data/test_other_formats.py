@@ -153,3 +153,31 @@ def test_item11_links_to_absent_entities_links_without_kg_and_strict_messages(tm
     with pytest.raises(DataError) as e:
         import_dataset(inter, user_col="u", item_col="i", strict=True)
     assert str(e.value).endswith("duplicate (user, item) pair") and e.value.line == 4  # the earlier one
+
+
+def test_entity_names_label_the_graph_and_a_thin_kg_is_said(tmp_path: Path) -> None:
+    """--entity-names: labels travel with the saved dataset into the graph frames; bad rows name file and line;
+    a KG covering a fifth of the items gets a warning."""
+    from knowrec.data.dataset import Dataset
+    from knowrec.errors import ConfigError
+    from knowrec.kg.store.base import graph_frames
+
+    inter = tmp_path / "inter.tsv"
+    inter.write_text("u\ti\n" + "".join(f"{u}\t{i}\n" for u in range(3) for i in range(10, 20)))
+    kg = tmp_path / "kg.tsv"
+    kg.write_text("e10\tdirector\tp1\ne11\tdirector\tp1\n")
+    links = tmp_path / "links.tsv"
+    links.write_text("10\te10\n11\te11\n")
+    names = tmp_path / "names.tsv"
+    names.write_text("p1\tJoel Coen\nnobody\tX\np1\tEthan Coen\ne10\t\n")
+    data, report = import_dataset(inter, user_col="u", item_col="i", kg=kg, links=links, entity_names=names)
+    assert report.dropped == {"name of an entity that is not in the KG": 1, "empty entity name": 1,
+                              "entity named twice; the first name is kept": 1}
+    assert "names.tsv:2" in " ".join(report.examples["name of an entity that is not in the KG"])
+    data = Dataset.load(data.save(tmp_path / "ds"))
+    entities, _ = graph_frames(data)
+    assert entities.set_index("id").loc["p1", "name"] == "Joel Coen" and data.summary()["kg_named_entities"] == 1
+    assert data.summary()["kg_item_coverage"].startswith("2/10 items with facts")
+    assert "only 20% of the items" in data.kg_warning()
+    with pytest.raises(ConfigError, match="entity names label the entities of a KG"):
+        import_dataset(inter, user_col="u", item_col="i", entity_names=names)

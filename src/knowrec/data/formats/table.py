@@ -114,6 +114,9 @@ def import_dataset(
     social_weight_col: ColumnSpec | None = None,
     social_header: bool = False,
     social_directed: bool = False,
+    entity_names: str | Path | None = None,
+    entity_name_cols: tuple[ColumnSpec, ColumnSpec] = (0, 1),
+    entity_names_header: bool = False,
     strict: bool = False,
 ) -> tuple[Dataset, ImportReport]:
     """Build a dataset from your own files and report what was kept and dropped.
@@ -125,7 +128,8 @@ def import_dataset(
     (``",(?! )"``: a comma not followed by a space, for names that hold ", " themselves). Frames in memory may
     stand for the interaction and item files (named ``name`` in messages). ``social`` is a file of user–user
     links (friendships; ``social_directed`` for follows or trust), whose rows naming an unknown user, a user
-    themself or a link already read are dropped and counted.
+    themself or a link already read are dropped and counted. ``entity_names`` is a table of (entity id, label)
+    rows — what explanations show instead of raw ids; rows naming an entity the KG lacks are dropped and counted.
     """
     if attr_sep is not None and attr_pattern is not None:
         raise ConfigError("give attr_sep or attr_pattern, not both")
@@ -136,6 +140,8 @@ def import_dataset(
             raise ConfigError(f"attr_pattern {attr_pattern!r} is not a regular expression: {e}") from None
     if links is not None and kg is None:
         raise ConfigError("a links file maps items to the entities of a KG file: pass the KG as well (--kg)")
+    if entity_names is not None and kg is None and not attr_cols:
+        raise ConfigError("entity names label the entities of a KG: pass a KG (--kg) or attributes (--attr-col)")
     report = ImportReport(strict=strict)
     path = Path(f"<{name or 'interactions'}>") if isinstance(interactions, pd.DataFrame) else Path(interactions)
     frame, line_no = read_frame(interactions if isinstance(interactions, pd.DataFrame) else path, sep=sep,
@@ -198,10 +204,30 @@ def import_dataset(
     if kg is not None:
         data.kg = _import_kg(data, Path(kg), kg_cols, kg_header, None if links is None else Path(links),
                              link_cols, links_header, encoding, report, base=data.kg)
+    if entity_names is not None:
+        data.kg = _name_entities(data.kg, Path(entity_names), entity_name_cols, entity_names_header, encoding,
+                                 report)
     if social is not None:
         data.social = _import_social(data, social, social_cols, social_weight_col, social_header, social_directed,
                                      encoding, report, name)
     return data, report
+
+
+def _name_entities(kg: KnowledgeGraph, path: Path, cols: tuple[ColumnSpec, ColumnSpec], header: bool,
+                   encoding: str, report: ImportReport) -> KnowledgeGraph:
+    """The KG with labels from a table of (entity id, label) rows; unknown entities and repeats are dropped."""
+    frame, line_no = read_frame(path, encoding=encoding, header=header)
+    idc, namec = (column(frame, c, path) for c in cols)
+    ids, names = (frame[c].str.strip().to_numpy(dtype=object) for c in (idc, namec))
+    pos = pd.Index(kg.entity_ids.astype(str)).get_indexer(ids.astype(str))
+    keep = report.drop("name of an entity that is not in the KG", path, line_no, pos < 0, idc)
+    keep &= report.drop("empty entity name", path, line_no, keep & (names == ""), namec)
+    keep &= report.drop("entity named twice", path, line_no, keep & pd.Series(pos).duplicated().to_numpy(), idc,
+                        keeps="the first name is kept")
+    labels = np.full(kg.n_entities, "", dtype=object) if kg.entity_names is None else kg.entity_names.copy()
+    labels[pos[keep]] = names[keep]
+    report.notes.append(f"{int(keep.sum()):,} of {kg.n_entities:,} entities named from {path}")
+    return KnowledgeGraph(kg.entity_ids, kg.relation_ids, kg.heads, kg.relations, kg.tails, kg.item_entities, labels)
 
 
 def _import_social(data: Dataset, source: str | Path | pd.DataFrame, cols: tuple[ColumnSpec, ColumnSpec],

@@ -53,7 +53,8 @@ def graph_frames(data: Dataset, *, social: bool = False) -> tuple[pd.DataFrame, 
     """Entity rows (``id``, ``item``, ``name``) and fact rows (``from``, ``to``, ``relation``, ``head``).
 
     Items without a linked entity get one named ``item:<id>`` so that every item is a node; an item's
-    entity is named by the item's title where the dataset has titles, other entities by their id. With
+    entity is named by the item's title where the dataset has titles, other entities by the label the KG gives
+    them (``KnowledgeGraph.entity_names``) or else their id. With
     ``social``, users join as ``user:<id>`` nodes with their ``friend`` links and ``interacted`` edges to items,
     so a path can run user → friend → item → category.
     """
@@ -67,6 +68,9 @@ def graph_frames(data: Dataset, *, social: bool = False) -> tuple[pd.DataFrame, 
     unlinked = np.flatnonzero(kg.item_entities < 0)
     titles = np.asarray(data.item_titles() or data.item_ids.astype(str), dtype=object)
     shown = names.astype(object).copy()
+    if kg.entity_names is not None:  # labels the data gives (an --entity-names table, attribute values)
+        named = kg.entity_names.astype(str) != ""
+        shown[named] = kg.entity_names[named]
     shown[kg.item_entities[linked]] = titles[linked]
     entities = pd.DataFrame({
         "id": np.concatenate([names, ITEM_PREFIX + data.item_ids[unlinked].astype(str)]),

@@ -20,6 +20,7 @@ from knowrec.devices import sparse_mm
 from knowrec.models.base import MODELS
 from knowrec.models.gradient import TorchRecommender
 from knowrec.models.hybrid.coldstart import ColdStart
+from knowrec.models.hybrid.counterfactual import Counterfactual
 from knowrec.models.hybrid.inputs import base_inputs, kg_inputs, text_inputs
 from knowrec.models.hybrid.losses import full_softmax, sampled_softmax
 from knowrec.models.hybrid.network import HybridNet
@@ -45,7 +46,7 @@ LM_FOLDER = "lm"
 
 
 @MODELS.component("hybrid", aliases=("knowrec",))
-class Hybrid(TorchRecommender, ColdStart):
+class Hybrid(TorchRecommender, ColdStart, Counterfactual):
     """ID ⊕ KG ⊕ LM item vectors (fixed or gated fusion), history-aware users, softmax cross-entropy.
 
     ``sources`` picks the parts (any of ``Source.ID, KG, TEXT``, or ``"id,kg,text"``); sources the data lacks
