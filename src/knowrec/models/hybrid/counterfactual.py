@@ -11,7 +11,7 @@ import torch
 
 from knowrec.data.dataset import Dataset
 from knowrec.errors import DataError, NotSupportedError
-from knowrec.models.hybrid.inputs import base_inputs, kg_inputs, text_inputs
+from knowrec.models.hybrid.inputs import add_kg, add_text, counted_inputs, kg_inputs, text_inputs
 from knowrec.models.hybrid.network import HybridInputs, HybridNet
 from knowrec.models.hybrid.options import Source
 
@@ -119,26 +119,21 @@ class Counterfactual:
         inputs = getattr(self, "_inputs", None)
         if inputs is not None:
             return inputs
-        train = data
         if getattr(self, "tuned_lm_", None) is not None:
             raise NotSupportedError("scores_without needs the text vectors the model trained on; a model with a "
                                     "fine-tuned language model must be fitted in this process")
-        inputs = base_inputs(train)
-        counts = np.bincount(self.seen_.indices, minlength=self.seen_.shape[1])[: train.n_items]
-        inputs.popularity = torch.from_numpy(counts.astype(np.float32))
-        inputs.has[Source.ID] = torch.from_numpy(counts > 0)
+        counts = np.bincount(self.seen_.indices, minlength=self.seen_.shape[1])[: data.n_items]
+        inputs = counted_inputs(counts)
         if Source.KG in self.sources_:
-            kg = kg_inputs(train, max_degree=self.max_degree, seed=self.seed)
+            kg = kg_inputs(data, max_degree=self.max_degree, seed=self.seed)
             if list(map(str, kg.entity_ids)) != list(map(str, self.entity_ids_)):
-                raise DataError(f"the KG of {train.name!r} is not the one the model was trained on")
-            inputs.facts = kg.facts
-            inputs.has[Source.KG] = torch.from_numpy(np.bincount(kg.facts[0].numpy(), minlength=train.n_items) > 0)
+                raise DataError(f"the KG of {data.name!r} is not the one the model was trained on")
+            add_kg(inputs, kg)
         if Source.TEXT in self.sources_:
-            text = text_inputs(train, model=self.text_model, template=self.text_template, user_text=self.user_text,
+            text = text_inputs(data, model=self.text_model, template=self.text_template, user_text=self.user_text,
                                show_progress=False)
             if text is not None:
-                inputs.item_text, inputs.user_text = text.item_text, text.user_text
-                inputs.has[Source.TEXT] = torch.tensor([bool(t.strip()) for t in text.texts])
+                add_text(inputs, text)
         self._inputs = inputs
         return inputs
 

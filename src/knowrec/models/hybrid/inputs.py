@@ -63,6 +63,22 @@ def text_inputs(data: Dataset, *, model: str, template: str, user_text: bool,
 
 def base_inputs(data: Dataset) -> HybridInputs:
     """Training popularity, and which items have an ID part (those with a training interaction)."""
-    counts = np.bincount(data.items, minlength=data.n_items)
+    return counted_inputs(np.bincount(data.items, minlength=data.n_items))
+
+
+def counted_inputs(counts: np.ndarray) -> HybridInputs:
+    """Inputs from each item's training interactions: its popularity, and whether it has an ID part."""
     return HybridInputs(popularity=torch.from_numpy(counts.astype(np.float32)),
                         has={Source.ID: torch.from_numpy(counts > 0)})
+
+
+def add_kg(inputs: HybridInputs, kg: KGInputs) -> None:
+    """Give ``inputs`` the items' facts, and which items have any."""
+    inputs.facts = kg.facts
+    inputs.has[Source.KG] = torch.from_numpy(np.bincount(kg.facts[0].numpy(), minlength=len(inputs.popularity)) > 0)
+
+
+def add_text(inputs: HybridInputs, text: TextInputs) -> None:
+    """Give ``inputs`` the items' and users' text vectors, and which items have a text."""
+    inputs.item_text, inputs.user_text = text.item_text, text.user_text
+    inputs.has[Source.TEXT] = torch.tensor([bool(t.strip()) for t in text.texts])

@@ -21,7 +21,7 @@ from knowrec.models.base import MODELS
 from knowrec.models.gradient import TorchRecommender
 from knowrec.models.hybrid.coldstart import ColdStart
 from knowrec.models.hybrid.counterfactual import Counterfactual
-from knowrec.models.hybrid.inputs import base_inputs, kg_inputs, text_inputs
+from knowrec.models.hybrid.inputs import add_kg, add_text, base_inputs, kg_inputs, text_inputs
 from knowrec.models.hybrid.losses import full_softmax, sampled_softmax
 from knowrec.models.hybrid.network import HybridNet
 from knowrec.models.hybrid.options import (
@@ -103,8 +103,8 @@ class Hybrid(TorchRecommender, ColdStart, Counterfactual):
         kg_sizes: dict[str, int] = {}
         if Source.KG in wanted and data.kg is not None:
             kg = kg_inputs(data, max_degree=self.max_degree, seed=self.seed)
-            inputs.facts, self.kg_report_ = kg.facts, kg.report
-            inputs.has[Source.KG] = torch.from_numpy(np.bincount(kg.facts[0].numpy(), minlength=data.n_items) > 0)
+            add_kg(inputs, kg)
+            self.kg_report_ = kg.report
             self.entity_ids_, self.relation_ids_, kg_sizes = kg.entity_ids, kg.relation_ids, kg.sizes
         text = None
         if Source.TEXT in wanted:
@@ -113,10 +113,9 @@ class Hybrid(TorchRecommender, ColdStart, Counterfactual):
         self._lm = None
         text_dim = user_dim = 0
         if text is not None:
-            inputs.item_text, inputs.user_text = text.item_text, text.user_text
+            add_text(inputs, text)
             if FineTune(self.finetune) is not FineTune.FROZEN:
                 self._texts, self._lm = text.texts, trainable_lm(self.text_model, FineTune(self.finetune))
-            inputs.has[Source.TEXT] = torch.tensor([bool(t.strip()) for t in text.texts])
             text_dim = text.item_text.shape[1]
             user_dim = 0 if text.user_text is None else text.user_text.shape[1]
         missing = [s for s in wanted if s not in inputs.has]
