@@ -8,8 +8,8 @@ Each model trains in its own process (``knowrec train``), so time and peak memor
     python benchmarks/run.py --dataset ml-100k --name ml-100k-cold-item --set split=cold-item \
         --models constant,random,content,kease --seeds 2020,2021,2022     # mean ± sd over cold splits
     python benchmarks/run.py … --peers      # add implicit ALS and LightFM from benchmarks/peers.py (same name)
-    python benchmarks/run.py … --reuse --run "ease+hybrid=blend runs=benchmarks/results/runs/ml-100k/ease,\
-benchmarks/results/runs/ml-100k/hybrid"   # blend finished runs, the mix chosen on validation
+    python benchmarks/run.py … --reuse --run "ease+hybrid=blend runs={runs}/ease,{runs}/hybrid"
+        # blend finished runs ({runs}: this benchmark's run folder of each seed), the mix chosen on validation
 
 Every row gets a paired t-test p-value of its per-user test NDCG@10 against the best row and against
 ``--reference`` (the best knowledge-free row, say); over several seeds the largest p of the seeds is shown. On a
@@ -32,10 +32,11 @@ from rich.table import Table
 
 from knowrec._io import save_figure, write_json
 from knowrec.evaluate import compare_per_user
-from knowrec.results import load_per_user
+from knowrec.results import RunResult, load_per_user
 
 RESULTS = Path(__file__).parent / "results"
 COLUMNS = ("ndcg@10", "recall@10", "hit@10", "ndcg@20", "recall@20", "coverage@10", "diversity@10", "auc", "f1")
+PER_USER_TEST = RunResult.PER_USER.format(part="test")
 #: Models whose scores read the KG or item text (a hybrid or EASE with ``sources=id`` reads neither).
 KNOWLEDGE = {"kgnet", "cke", "content", "hybrid", "kease", "shared-facts", "ppr-facts"}
 
@@ -113,8 +114,9 @@ def main() -> None:
     for seed in seeds:
         runs_dir = args.out / "runs" / name / (f"seed-{seed}" if len(seeds) > 1 else "")
         rows, where = by_seed.setdefault(seed, {}), folders.setdefault(seed, {})
-        for label, model, settings in specs:
+        for label, model, spec_settings in specs:
             print(f"training {label} on {args.dataset} (seed {seed}) …", flush=True)
+            settings = [kv.replace("{runs}", str(runs_dir)) for kv in spec_settings]  # this seed's run folders
             extra = [*settings, *(f"--set={kv}" for kv in args.set), f"--seed={seed}"]
             rows[label] = train(args.dataset, model, runs_dir / label, extra, reuse=args.reuse)
             rows[label]["settings"] = [kv.removeprefix("--set=") for kv in settings]
@@ -167,12 +169,14 @@ def add_p_values(rows: dict[str, dict], where: dict[str, Path], reference: str |
     best = max(rows, key=lambda m: rows[m]["test"]["ndcg@10"])
     plain = [m for m in rows if not rows[m].get("knowledge") and not m.startswith(("constant", "random"))]
     reference = reference or (max(plain, key=lambda m: rows[m]["test"]["ndcg@10"]) if plain else None)
-    per_user = {m: load_per_user(where[m], "test") for m in rows}
+    per_user = {m: load_per_user(where[m], "test") for m in rows if (where[m] / PER_USER_TEST).is_file()}
+    for m in sorted(set(rows) - set(per_user)):  # a peer's row read from an earlier run of peers.py
+        print(f"{m}: its per-user figures are not here (run benchmarks/peers.py again): no p-values for it")
     for m in rows:
         rows[m]["reference"] = reference
         for key, other in (("p_vs_best_ndcg@10", best), ("p_vs_reference_ndcg@10", reference)):
             rows[m][key] = None
-            if other is not None and other != m:
+            if other is not None and other != m and {m, other} <= set(per_user):
                 cmp = {c.metric: c for c in compare_per_user(per_user[other], per_user[m])}
                 rows[m][key] = cmp["ndcg@10"].p_ttest
 

@@ -182,6 +182,9 @@ class Recommender(Estimator):
     #: Inputs ``fit`` needs beyond interactions: any of ``{"kg", "item_text", "user_text"}``.
     requires: ClassVar[frozenset[str]] = frozenset()
     citation: ClassVar[str] = ""
+    #: Whether ``fit_steps`` is a grid to be validated whole: early stopping's patience does not cut it short
+    #: (a path along one parameter may stop once it stops improving; a grid over several may not).
+    whole_grid: ClassVar[bool] = False
 
     # --- fitting ----------------------------------------------------------------------------------------
     def fit(self, data: Dataset, *, callbacks: Sequence[Callback] = (), show_progress: bool = True) -> Self:

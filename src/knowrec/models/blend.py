@@ -24,6 +24,7 @@ class Blend(Recommender):
     z-scored per user over the items, so models on different scales mix evenly."""
 
     citation = "score-level blending of recommenders, as in the Netflix Prize ensembles (Koren 2009)"
+    whole_grid = True  # with three runs the grid has 64 mixes: patience must not stop it halfway
     constraints: ClassVar[dict[str, Constraint]] = {"runs": Text(required=True), "weight_grid": Numbers(0.0)}
 
     def __init__(self, *, runs: str = "runs/ease,runs/hybrid", weight_grid: Any = (0.0, 0.25, 0.5, 0.75, 1.0,

@@ -80,7 +80,7 @@ class Trainer:
                 logs = {"loss": 0.0, **step, "seconds": time.perf_counter() - step_start}
                 for cb in cbs:  # each step an "epoch": validated, the best one kept
                     cb.on_epoch_end(model, epoch, logs)
-                if getattr(model, "stop_training_", False):
+                if getattr(model, "stop_training_", False) and not getattr(model, "whole_grid", False):
                     break
                 step_start = time.perf_counter()
             for cb in cbs:

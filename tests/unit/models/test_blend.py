@@ -32,6 +32,20 @@ def test_the_mix_is_chosen_on_validation(tiny: Dataset, tmp_path: Path) -> None:
     assert (blend.recommend(np.arange(10), k=5)[0] == knn.recommend(np.arange(10), k=5)[0]).all()
 
 
+def test_patience_does_not_cut_the_grid_short(tiny: Dataset, tmp_path: Path) -> None:
+    s = split(tiny, seed=1)
+    train = s.train(tiny)
+    for name in ("pop", "itemknn", "bpr"):
+        MODELS.get(name)().fit(train, show_progress=False).save(tmp_path / name)
+    evaluator = Evaluator(tiny, s, ks=[5])
+    blend = Blend(runs=",".join(str(tmp_path / n) for n in ("pop", "itemknn", "bpr")), weight_grid="0,0.5,1,2")
+    result = Trainer(validate=lambda m: evaluator.evaluate(m, "valid").metrics, metric="ndcg@5", patience=2,
+                     show_progress=False).fit(blend, train)
+    assert len(result.history) == 16  # every mix of the two other weights, though patience is 2
+    best = max(result.history, key=lambda row: row["valid_ndcg@5"])
+    assert blend.weights_.tolist() == [1.0, best["weight_1"], best["weight_2"]]
+
+
 def test_members_must_share_the_catalogue(tiny: Dataset, tmp_path: Path) -> None:
     MODELS.get("pop")().fit(tiny, show_progress=False).save(tmp_path / "a")
     other = tiny.subset(tiny.items < 30).compact()

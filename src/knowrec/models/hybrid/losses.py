@@ -3,22 +3,38 @@ interactions, or a sampled softmax with logQ correction for large catalogues."""
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
 
 def full_softmax(users: torch.Tensor, items: torch.Tensor, bias: torch.Tensor, known: torch.Tensor,
-                 pos: torch.Tensor) -> torch.Tensor:
+                 pos: torch.Tensor, seen: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of each user's positive among all items; items with no training interaction (held-out cold
-    items, ``known`` False) are unknown, not negatives."""
+    items, ``known`` False) are unknown, not negatives, and so are the items in ``seen`` (a batch × items mask of
+    each user's other training items), as at evaluation, where a user's training items are not ranked."""
     logits = (users @ items.T + bias).masked_fill(~known, -torch.inf)
+    if seen is not None:
+        logits = logits.masked_fill(seen, -torch.inf)
     return nn.functional.cross_entropy(logits, pos)
 
 
+def others_seen(history: sp.csr_matrix, users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """A ``len(users) × items`` mask of each row's user's training items, the row's own positive left out."""
+    rows = history[users.cpu().numpy()]
+    mask = torch.zeros(rows.shape, dtype=torch.bool)
+    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    mask[torch.from_numpy(row_of), torch.from_numpy(rows.indices.astype(np.int64))] = True
+    mask = mask.to(pos.device)
+    mask[torch.arange(len(pos), device=pos.device), pos] = False
+    return mask
+
+
 def sampled_softmax(users: torch.Tensor, items: torch.Tensor, pos: torch.Tensor, bias: torch.Tensor,
-                    popularity: torch.Tensor, n_samples: int) -> torch.Tensor:
+                    popularity: torch.Tensor, n_samples: int, seen: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax over the positive and ``n_samples`` popularity-sampled items, logits corrected by log q
-    (Yi et al., RecSys 2019); a sample that is the positive itself is masked out."""
+    (Yi et al., RecSys 2019); a sample that is the positive itself is masked out, and so is one in ``seen``."""
     q = popularity.pow(0.75)  # items never interacted with are never drawn
     q = q / q.sum()
     neg = torch.multinomial(q, n_samples, replacement=True)
@@ -26,5 +42,7 @@ def sampled_softmax(users: torch.Tensor, items: torch.Tensor, pos: torch.Tensor,
     pos_logit = (users * items.index_select(0, pos)).sum(1, keepdim=True) - log_q.index_select(0, pos).unsqueeze(1)
     neg_logit = users @ items.index_select(0, neg).T - log_q.index_select(0, neg)
     neg_logit = neg_logit.masked_fill(neg.unsqueeze(0) == pos.unsqueeze(1), -torch.inf)  # accidental hits
+    if seen is not None:
+        neg_logit = neg_logit.masked_fill(seen[:, neg], -torch.inf)
     logits = torch.cat([pos_logit, neg_logit], 1)
     return nn.functional.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long))

@@ -22,7 +22,7 @@ from knowrec.models.gradient import TorchRecommender
 from knowrec.models.hybrid.coldstart import ColdStart
 from knowrec.models.hybrid.counterfactual import Counterfactual
 from knowrec.models.hybrid.inputs import add_kg, add_text, base_inputs, kg_inputs, text_inputs
-from knowrec.models.hybrid.losses import full_softmax, sampled_softmax
+from knowrec.models.hybrid.losses import full_softmax, others_seen, sampled_softmax
 from knowrec.models.hybrid.network import HybridNet
 from knowrec.models.hybrid.options import (
     ALL_SOURCES,
@@ -51,7 +51,8 @@ class Hybrid(TorchRecommender, ColdStart, Counterfactual):
 
     ``sources`` picks the parts (any of ``Source.ID, KG, TEXT``, or ``"id,kg,text"``); sources the data lacks
     are left out with a warning, so the model degrades to what is there. ``finetune="frozen"`` keeps the
-    language model's vectors fixed and trains a projection of them.
+    language model's vectors fixed and trains a projection of them. ``exclude_seen`` leaves a user's other
+    training items out of the softmax (they are not negatives, and evaluation never ranks them).
     """
 
     citation = ("knowrec's own model; the softmax and logQ correction follow Covington et al. (RecSys 2016) and "
@@ -63,7 +64,7 @@ class Hybrid(TorchRecommender, ColdStart, Counterfactual):
                  fusion: Fusion | str = Fusion.GATE, weights: str | Sequence[float] = (),
                  source_dropout: float = 0.1, history_dropout: float = 0.0, align: float = 0.0,
                  user_text: bool = True, aggregation: Aggregation | str = Aggregation.MEAN,
-                 temperature: float = 0.3, cosine: bool = True, dropout: float = 0.1,
+                 temperature: float = 0.3, cosine: bool = True, dropout: float = 0.1, exclude_seen: bool = False,
                  loss: SoftmaxLoss | str = SoftmaxLoss.FULL, n_samples: int = 1024, max_degree: int = 32,
                  text_model: str = DEFAULT_TEXT_MODEL, text_template: str = "",
                  finetune: FineTune | str = FineTune.FROZEN, lm_lr: float = 1e-4, lm_batch: int = 64,
@@ -81,6 +82,7 @@ class Hybrid(TorchRecommender, ColdStart, Counterfactual):
         self.temperature = temperature
         self.cosine = cosine
         self.dropout = dropout
+        self.exclude_seen = exclude_seen
         self.loss = loss
         self.n_samples = n_samples
         self.max_degree = max_degree
@@ -172,10 +174,11 @@ class Hybrid(TorchRecommender, ColdStart, Counterfactual):
         u = net.users_from(history, weight, users, use_id, text)
         u = net.scale(nn.functional.dropout(u, self.dropout, training=True), self.temperature)
         bias = net.item_bias(inputs.popularity)
+        seen = others_seen(self.seen_, users, pos) if self.exclude_seen else None
         if SoftmaxLoss(self.loss) is SoftmaxLoss.FULL:
-            main = full_softmax(u, items, bias, inputs.has[Source.ID], pos)
+            main = full_softmax(u, items, bias, inputs.has[Source.ID], pos, seen)
         else:
-            main = sampled_softmax(u, items, pos, bias, inputs.popularity, self.n_samples)
+            main = sampled_softmax(u, items, pos, bias, inputs.popularity, self.n_samples, seen)
         if self.align and Source.ID in self.sources_ and len(self.sources_) > 1:
             # content alone (ID hidden) should land where the full vector of a warm item lies (DropoutNet-style)
             content = net.unit(net.item_vectors(inputs, torch.zeros(self.n_items_), parts).sum(1))[pos]

@@ -65,7 +65,7 @@ CONSTRAINTS: dict[str, Constraint] = {
     "finetune": OneOf.enum(FineTune),
     "source_dropout": RATE, "history_dropout": RATE, "dropout": RATE, "align": NON_NEGATIVE,
     "temperature": POSITIVE, "lm_lr": POSITIVE, "n_samples": POSITIVE_INT, "lm_batch": POSITIVE_INT,
-    "max_degree": NON_NEGATIVE_INT, "user_text": Flag(), "cosine": Flag(),
+    "max_degree": NON_NEGATIVE_INT, "user_text": Flag(), "cosine": Flag(), "exclude_seen": Flag(),
     "text_model": Text(required=True), "text_template": Text(),
 }
 
