@@ -94,13 +94,12 @@ def test_excluding_a_users_other_items_from_the_softmax(tiny: Dataset) -> None:
     history = sp.csr_matrix(np.array([[1, 1, 0, 1], [0, 1, 1, 0]], dtype=np.float32))
     mask = others_seen(history, torch.tensor([0, 0, 1]), torch.tensor([0, 3, 2]))
     assert mask.tolist() == [[False, True, False, True], [True, True, False, False], [False, True, False, False]]
-    logits = torch.zeros(3, 4)
     known = torch.ones(4, dtype=torch.bool)
-    # among the items left (the positive and the unseen ones), the loss is the log of how many there are
-    loss = full_softmax(torch.zeros(3, 1), torch.zeros(4, 1), logits[0], known, torch.tensor([0, 3, 2]), mask)
+    # all logits equal: among the items left (the positive and the unseen ones) the loss is log(how many)
+    loss = full_softmax(torch.zeros(3, 1), torch.zeros(4, 1), torch.zeros(4), known, torch.tensor([0, 3, 2]), mask)
     assert loss.item() == pytest.approx(np.log([2, 2, 3]).mean())
-    for loss in ("softmax", "sampled"):
-        m = Hybrid(exclude_seen=True, loss=loss, n_samples=16, **FAST).fit(tiny, show_progress=False)
+    for objective in ("softmax", "sampled"):
+        m = Hybrid(exclude_seen=True, loss=objective, n_samples=16, **FAST).fit(tiny, show_progress=False)
         assert cluster_agreement(m, tiny, np.arange(tiny.n_users), np.arange(tiny.n_items)) > 0.8
 
 

@@ -3,7 +3,6 @@ interactions, or a sampled softmax with logQ correction for large catalogues."""
 
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -22,11 +21,9 @@ def full_softmax(users: torch.Tensor, items: torch.Tensor, bias: torch.Tensor, k
 
 def others_seen(history: sp.csr_matrix, users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """A ``len(users) × items`` mask of each row's user's training items, the row's own positive left out."""
-    rows = history[users.cpu().numpy()]
-    mask = torch.zeros(rows.shape, dtype=torch.bool)
-    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-    mask[torch.from_numpy(row_of), torch.from_numpy(rows.indices.astype(np.int64))] = True
-    mask = mask.to(pos.device)
+    rows, cols = history[users.cpu().numpy()].nonzero()
+    mask = torch.zeros(len(users), history.shape[1], dtype=torch.bool, device=pos.device)
+    mask[torch.as_tensor(rows, device=pos.device), torch.as_tensor(cols, device=pos.device)] = True
     mask[torch.arange(len(pos), device=pos.device), pos] = False
     return mask
 
