@@ -4,6 +4,8 @@ memory against the number of users with the catalogue fixed.
 
     python benchmarks/scale.py          # BPR (sparse) at 1e5, 1e6, 1e7; BPR (dense Adam) and LightGCN to 1e6
     python benchmarks/scale.py --sizes 1e5,1e6 --models "bpr:sparse=true" --eval-users 1e4,1e5
+    python benchmarks/scale.py --name scale-fixed-tables --tables 500000,50000 --sizes 1e6,3e6,1e7 \
+        --models "bpr:sparse=true" --eval-users ""      # the tables of 1e7 at every size: the interactions' own cost
 
 Each measurement runs in its own process with one thread, so its time and memory are its own. Peak memory is
 sampled from ``/proc/self/statm`` every 5 ms during the measured step (data generation is not counted) and
@@ -61,8 +63,11 @@ def _rss() -> float:
         return int(f.read().split()[1]) * PAGE / 2**20
 
 
-def sizes_for(n: int) -> tuple[int, int]:
-    """Users and items for ``n`` interactions: 20 per user, 200 per item."""
+def sizes_for(n: int, tables: str = "") -> tuple[int, int]:
+    """Users and items for ``n`` interactions: 20 per user, 200 per item, or ``tables`` ("USERS,ITEMS") fixed."""
+    if tables:
+        users, items = (int(float(x)) for x in tables.split(","))
+        return users, items
     return max(n // 20, 100), max(n // 200, 100)
 
 
@@ -76,7 +81,7 @@ def parse_model(spec: str) -> tuple[str, dict[str, object]]:
     return name, params
 
 
-def child_train(spec: str, n: int, epochs: int, seed: int) -> dict[str, float]:
+def child_train(spec: str, n: int, epochs: int, seed: int, tables: str = "") -> dict[str, float]:
     import torch
 
     from knowrec.data.synth import synthesize
@@ -84,7 +89,7 @@ def child_train(spec: str, n: int, epochs: int, seed: int) -> dict[str, float]:
     from knowrec.train import Callback
 
     torch.set_num_threads(1)
-    users, items = sizes_for(n)
+    users, items = sizes_for(n, tables)
     t0 = time.perf_counter()
     data = synthesize(users, items, n, seed=seed)
     generate = time.perf_counter() - t0
@@ -186,6 +191,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="Epochs per run; the fastest epoch is reported.")
     parser.add_argument("--eval-users", default="1e4,1e5,4e5")
     parser.add_argument("--eval-items", type=int, default=20_000)
+    parser.add_argument("--tables", default="",
+                        help='Fixed "USERS,ITEMS" at every size (default: 20 interactions per user, 200 per item): '
+                             "time against interactions with the tables' size, and so the cache, held constant.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="scale")
     parser.add_argument("--reuse-train", action="store_true",
@@ -194,7 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        result = (child_train(rest[0], int(rest[1]), int(rest[2]), args.seed) if kind == "train"
+        result = (child_train(rest[0], int(rest[1]), int(rest[2]), args.seed, args.tables) if kind == "train"
                   else child_eval(int(rest[0]), int(rest[1]), args.seed))
         print(json.dumps(result))
         return
@@ -208,7 +216,7 @@ def main() -> None:
             if n > caps.get(name, float("inf")):
                 continue
             console.print(f"{name}: {n:,} interactions …")
-            train.append(spawn("train", name, str(n), str(args.epochs)))
+            train.append(spawn("train", name, str(n), str(args.epochs), "--tables", args.tables))
             console.print(f"  {train[-1]['s_per_epoch']:.2f} s/epoch, peak {train[-1]['peak_mb']:.0f} MB")
     evals = []
     for u in (int(float(x)) for x in args.eval_users.split(",") if x):
@@ -239,7 +247,7 @@ def main() -> None:
                        f"{r['delta_mb']:.0f}", f"{r['delta_mb'] * 2**20 / r['ranked_users']:.0f}")
         console.print(et)
     write_json(out, {"train": train, "slopes": slopes, "evaluator": evals, "epochs": args.epochs,
-                     "seed": args.seed, "threads": 1})
+                     "seed": args.seed, "threads": 1, "tables": args.tables or "20 per user, 200 per item"})
     png = plot(train, evals, RESULTS / f"{args.name}.png")
     console.print(f"wrote {out} and {png}")
 

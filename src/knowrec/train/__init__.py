@@ -1,5 +1,6 @@
 """Training stage: how gradient models' epochs run (backends), the callbacks (early stopping, epoch log,
-checkpoints, progress) and the ``Trainer`` that wires them with validation and resume."""
+checkpoints, progress), the optimiser for row-sparse gradients and the ``Trainer`` that wires them with
+validation and resume."""
 
 from knowrec.train.backend import (
     BACKENDS,
@@ -12,8 +13,9 @@ from knowrec.train.backend import (
     resolve_backend,
 )
 from knowrec.train.callbacks import Callback, Checkpointer, EarlyStopping, EpochLog, ProgressBar
+from knowrec.train.optim import RowAdam
 from knowrec.train.trainer import Trainer, TrainResult
 
 __all__ = ["BACKENDS", "Backend", "Callback", "Checkpointer", "DistributedBackend", "EarlyStopping", "EpochLog",
-           "LocalBackend", "ProgressBar", "TrainResult", "Trainable", "Trainer", "distributed_env", "is_worker",
-           "resolve_backend"]
+           "LocalBackend", "ProgressBar", "RowAdam", "TrainResult", "Trainable", "Trainer", "distributed_env",
+           "is_worker", "resolve_backend"]
