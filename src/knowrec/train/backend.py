@@ -24,6 +24,7 @@ from torch import nn
 
 from knowrec.devices import autocast, resolve_device, to_device
 from knowrec.errors import ConfigError, ModelFitError
+from knowrec.memory import reuse_freed_blocks
 from knowrec.progress import is_terminal, track
 from knowrec.registry import Registry
 from knowrec.train.callbacks import Callback
@@ -146,7 +147,8 @@ class LocalBackend(Backend):
             batches = model._batches(rng)
             if show_progress and is_terminal():  # batches of an epoch: a bar in a terminal, nothing in a log
                 batches = track(batches, total=model._n_batches(), desc=f"epoch {epoch + 1}", unit="batch")
-            with torch.device(device):  # tensors the loss creates (masks, ranges) are made on the device
+            # tensors the loss creates (masks, ranges) are made on the device; each batch's blocks are reused
+            with torch.device(device), reuse_freed_blocks():
                 for batch in batches:
                     part, weight = self._shard(batch)
                     with autocast(device, self.amp):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from torch import nn
 
 from knowrec.data import Dataset, split
 from knowrec.errors import ConfigError
@@ -101,6 +102,22 @@ def test_excluding_a_users_other_items_from_the_softmax(tiny: Dataset) -> None:
     for objective in ("softmax", "sampled"):
         m = Hybrid(exclude_seen=True, loss=objective, n_samples=16, **FAST).fit(tiny, show_progress=False)
         assert cluster_agreement(m, tiny, np.arange(tiny.n_users), np.arange(tiny.n_items)) > 0.8
+
+
+def test_full_softmax_leaves_unknown_items_out_as_a_mask_would() -> None:
+    g = torch.Generator().manual_seed(0)
+    users, items = torch.randn(5, 3, generator=g), torch.randn(7, 3, generator=g, requires_grad=True)
+    bias = torch.randn(7, generator=g)
+    known = torch.tensor([True, False, True, True, False, True, True])
+    pos, seen = torch.tensor([0, 2, 6, 3, 0]), torch.rand(5, 7, generator=g) > 0.7
+    seen[torch.arange(5), pos] = False
+    masked = (users @ items.T + bias).masked_fill(~known | seen, -torch.inf)
+    expected = nn.functional.cross_entropy(masked, pos)
+    (want,) = torch.autograd.grad(expected, items)
+    loss = full_softmax(users, items, bias, known, pos, seen)
+    (got,) = torch.autograd.grad(loss, items)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert torch.allclose(got, want, atol=1e-6) and not got[~known].any()
 
 
 def test_content_baseline_scores_by_text(tiny: Dataset) -> None:
