@@ -15,6 +15,8 @@ from knowrec.data import Dataset, split
 from knowrec.errors import ConfigError
 from knowrec.models import Content, Hybrid, Recommender
 from knowrec.models.hybrid.losses import full_softmax, others_seen
+from knowrec.models.hybrid.network import HybridNet
+from knowrec.models.hybrid.options import Aggregation, Fusion
 from knowrec.text import TextEncoder, item_texts
 
 FAST = {"epochs": 25, "batch_size": 64, "lr": 0.02}
@@ -118,6 +120,22 @@ def test_full_softmax_leaves_unknown_items_out_as_a_mask_would() -> None:
     (got,) = torch.autograd.grad(loss, items)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     assert torch.allclose(got, want, atol=1e-6) and not got[~known].any()
+
+
+def test_kg_vectors_are_the_mean_of_relation_times_entity_over_each_items_facts() -> None:
+    g = torch.Generator().manual_seed(0)
+    net = HybridNet(n_users=2, n_items=6, dim=4, sources=["kg"], fusion=Fusion.FIXED, aggregation=Aggregation.MEAN,
+                    weights=torch.ones(1), cosine=False, n_entities=9, n_relations=3)
+    items = torch.tensor([0, 0, 0, 2, 2, 3, 5, 5, 5, 5])  # item 0: two facts of one relation; 1 and 4: none
+    rels, tails = torch.randint(0, 3, (10,), generator=g), torch.randint(0, 9, (10,), generator=g)
+    rels[:2] = 1
+    vectors, has = net.kg_vectors(items, rels, tails, 6)
+    msg = net.relation.weight[rels] * net.entity.weight[tails]
+    want = torch.stack([msg[items == i].mean(0) if (items == i).any() else torch.zeros(4) for i in range(6)])
+    assert torch.allclose(vectors, want, atol=1e-6) and has.tolist() == [1, 0, 1, 1, 0, 1]
+    grads = torch.autograd.grad(vectors.square().sum(), [net.entity.weight, net.relation.weight])
+    expected = torch.autograd.grad(want.square().sum(), [net.entity.weight, net.relation.weight])
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, expected, strict=True))
 
 
 def test_content_baseline_scores_by_text(tiny: Dataset) -> None:

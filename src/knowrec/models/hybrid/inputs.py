@@ -10,7 +10,7 @@ import torch
 
 from knowrec.data.dataset import Dataset
 from knowrec.kg.prepare import item_facts, item_graph
-from knowrec.models.hybrid.network import HybridInputs
+from knowrec.models.hybrid.network import HybridInputs, ItemFacts
 from knowrec.models.hybrid.options import Source
 from knowrec.text import TextEncoder, item_texts, user_texts
 
@@ -75,7 +75,8 @@ def counted_inputs(counts: np.ndarray) -> HybridInputs:
 def add_kg(inputs: HybridInputs, kg: KGInputs) -> None:
     """Give ``inputs`` the items' facts, and which items have any."""
     inputs.facts = kg.facts
-    inputs.has[Source.KG] = torch.from_numpy(np.bincount(kg.facts[0].numpy(), minlength=len(inputs.popularity)) > 0)
+    inputs.kg = ItemFacts.build(*kg.facts, len(inputs.popularity), len(kg.entity_ids))
+    inputs.has[Source.KG] = inputs.kg.has
 
 
 def add_text(inputs: HybridInputs, text: TextInputs) -> None:
