@@ -55,10 +55,11 @@ class SpMM(torch.autograd.Function):
         return None, None, sparse_mm(ctx.adj_t, grad)
 
 
-def sparse_csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
-    """A coalesced sparse CSR tensor from COO arrays."""
-    coo = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, cols]).astype(np.int64)),
-                                  torch.from_numpy(values.astype(np.float32)), shape, check_invariants=True)
+def sparse_csr(rows: np.ndarray | torch.Tensor, cols: np.ndarray | torch.Tensor, values: np.ndarray | torch.Tensor,
+               shape: tuple[int, int]) -> torch.Tensor:
+    """A coalesced sparse CSR tensor from COO arrays or tensors (made where tensors are)."""
+    indices = torch.stack([torch.as_tensor(rows), torch.as_tensor(cols)]).long()
+    coo = torch.sparse_coo_tensor(indices, torch.as_tensor(values, dtype=torch.float32), shape, check_invariants=True)
     with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul used here is stable
         warnings.simplefilter("ignore", UserWarning)
         return coo.coalesce().to_sparse_csr()

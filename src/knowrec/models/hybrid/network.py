@@ -7,7 +7,6 @@ and fixed weights; the training inputs it reads (item facts, text vectors, popul
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ from torch import nn
 
 from knowrec.devices import sparse_mm
 from knowrec.models.hybrid.options import Aggregation, Fusion, Source
-from knowrec.models.lightgcn import SpMM
+from knowrec.models.lightgcn import SpMM, sparse_csr
 
 
 @dataclass
@@ -40,14 +39,9 @@ class ItemFacts:
         pairs, pair_of_fact = torch.unique(items * n_rel + rels, return_inverse=True)
         count = torch.bincount(items, minlength=n_items)
         weight = 1.0 / count.index_select(0, items).float()
-
-        def csr(rows: torch.Tensor, cols: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-            with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul used here is stable
-                warnings.simplefilter("ignore", UserWarning)
-                return torch.sparse_coo_tensor(torch.stack([rows, cols]), weight, shape).coalesce().to_sparse_csr()
-
-        return cls(n_items, pairs // n_rel, pairs % n_rel, csr(pair_of_fact, tails, (len(pairs), n_entities)),
-                   csr(tails, pair_of_fact, (n_entities, len(pairs))), count > 0)
+        gather = sparse_csr(pair_of_fact, tails, weight, (len(pairs), n_entities))
+        gather_t = sparse_csr(tails, pair_of_fact, weight, (n_entities, len(pairs)))
+        return cls(n_items, pairs // n_rel, pairs % n_rel, gather, gather_t, count > 0)
 
 
 @dataclass
