@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from knowrec.devices import autocast, resolve_device, to_device
+from knowrec.devices import autocast, creating_on, resolve_device, to_device
 from knowrec.errors import ConfigError, ModelFitError
 from knowrec.memory import reuse_freed_blocks
 from knowrec.progress import is_terminal, track
@@ -148,7 +148,7 @@ class LocalBackend(Backend):
             if show_progress and is_terminal():  # batches of an epoch: a bar in a terminal, nothing in a log
                 batches = track(batches, total=model._n_batches(), desc=f"epoch {epoch + 1}", unit="batch")
             # tensors the loss creates (masks, ranges) are made on the device; each batch's blocks are reused
-            with torch.device(device), reuse_freed_blocks():
+            with creating_on(device), reuse_freed_blocks():
                 for batch in batches:
                     part, weight = self._shard(batch)
                     with autocast(device, self.amp):
@@ -165,7 +165,7 @@ class LocalBackend(Backend):
                                     f"lower lr (now {model.lr}) or raise reg (now {model.reg})")
             model.epoch_ = epoch
             model.module_.eval()
-            with torch.no_grad(), torch.device(device):
+            with torch.no_grad(), creating_on(device):
                 model._refresh()
             logs = {"loss": mean_loss, "seconds": time.perf_counter() - t0}
             for cb in callbacks:

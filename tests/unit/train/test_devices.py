@@ -14,13 +14,20 @@ from typer.testing import CliRunner
 from knowrec.cli import app
 from knowrec.data import Dataset
 from knowrec.data.split import split
-from knowrec.devices import available_devices, resolve_device, to_device
+from knowrec.devices import available_devices, creating_on, resolve_device, to_device
 from knowrec.errors import ConfigError
 from knowrec.evaluate import Evaluator
 from knowrec.models import BPR, Hybrid, LightGCN
 from knowrec.train import LocalBackend
 
 DEVICES = available_devices()
+
+
+def test_tensors_made_inside_training_land_on_its_device() -> None:
+    with creating_on(torch.device("meta")):
+        assert torch.rand(2).device.type == "meta"
+    with creating_on(torch.get_default_device()) as ctx:  # no function mode where it would change nothing
+        assert ctx is None and torch.rand(2).device == torch.get_default_device()
 
 
 def test_auto_is_a_gpu_when_there_is_one_else_the_cpu() -> None:
