@@ -72,6 +72,10 @@ def test_two_processes_share_one_study(tiny_dir: Path, tmp_path: Path) -> None:
     assert {s for _, s in rows} <= {"COMPLETE", "PRUNED"}  # none left running
     params = db.execute("SELECT trial_id, param_name, param_value FROM trial_params").fetchall()
     assert len({(t, p) for t, p, _ in params}) == len(params)
+    configs = {}
+    for t, p, v in params:
+        configs.setdefault(t, set()).add((p, v))
+    assert len({frozenset(c) for c in configs.values()}) == len(configs)  # no configuration proposed twice
 
 
 def test_search_spaces_are_declared_and_can_be_given() -> None:

@@ -35,6 +35,8 @@ from knowrec.train.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 TUNE_FILE, STUDY_FILE, TRIALS_FILE, BEST_CONFIG, BEST_RUN = "tune.json", "study.db", "trials.csv", "best.yaml", "best"
+#: The study attribute that numbers the processes that have joined it (each seeds its sampler apart).
+WORKERS = "workers"
 
 
 class Pruner(StrEnum):
@@ -201,12 +203,20 @@ def _finished(study: Any, states: tuple[Any, ...]) -> int:
 
 def _open_study(name: str, url: str, *, seed: int, pruner: Any) -> Any:
     """Create the study, or join it: processes that start together must not create the storage's tables or the
-    study twice — on SQLite a file lock beside the database serialises them, elsewhere the loser retries."""
+    study twice — on SQLite a file lock beside the database serialises them (and their numbering), elsewhere the
+    loser retries. The first process samples with ``seed``, the ``n``-th to join with a seed of its own;
+    ``constant_liar`` keeps TPE off the points other processes are training."""
     optuna = _optuna()
 
     def create() -> Any:
-        return optuna.create_study(study_name=name, storage=_storage(url), direction="maximize", load_if_exists=True,
-                                   sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+        study = optuna.create_study(study_name=name, storage=_storage(url), direction="maximize",
+                                    load_if_exists=True, pruner=pruner)
+        # each process that joins is numbered and seeds its sampler apart: with one seed, processes started
+        # together proposed the same configurations (TPE's random start-up trials above all), each trained twice
+        joined = int(study.user_attrs.get(WORKERS, 0))
+        study.set_user_attr(WORKERS, joined + 1)
+        study.sampler = optuna.samplers.TPESampler(seed=seed + 1_000_003 * joined, constant_liar=True)
+        return study
 
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
