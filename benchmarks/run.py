@@ -49,16 +49,22 @@ def parse_run(spec: str) -> tuple[str, str, list[str]]:
 
 
 def uses_knowledge(model: str, settings: list[str]) -> bool:
-    runs = next((kv.split("=", 2)[2] for kv in settings if kv.startswith("--set=runs=")), None)
-    if model == "blend" and runs is not None:  # a blend uses knowledge where one of its runs does
-        return any(Path(r).name in KNOWLEDGE or Path(r).name.startswith("kease") for r in runs.split(","))
-    values = dict(kv.removeprefix("--set=").split("=", 1) for kv in settings)
-    if float(values.get("social_weight", 0) or 0) > 0:  # friendships in the graph are knowledge of the users
+    params = dict(kv.removeprefix("--set=").split("=", 1) for kv in settings)
+    if model == "blend" and "runs" in params:  # a blend uses knowledge where one of its runs does
+        return any(run_uses_knowledge(Path(r)) for r in params["runs"].split(","))
+    if float(params.get("social_weight", 0) or 0) > 0:  # friendships in the graph are knowledge of the users
         return True
-    sources = values.get("sources")
+    sources = params.get("sources")
     if sources is not None:
         return sources.replace(" ", "") != "id"
     return model in KNOWLEDGE
+
+
+def run_uses_knowledge(folder: Path) -> bool:
+    """Whether a finished run's model read the KG or item text, from the run's own settings (not its label)."""
+    config = json.loads((folder / "config.json").read_text())
+    params = {k: ",".join(v) if isinstance(v, list) else v for k, v in config["model_params"].items()}
+    return uses_knowledge(config["model"], [f"{k}={v}" for k, v in params.items()])
 
 
 def train(dataset: str, model: str, out: Path, extra: list[str], *, reuse: bool = False) -> dict:
