@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -48,23 +49,23 @@ def parse_run(spec: str) -> tuple[str, str, list[str]]:
     return label, model or label, [f"--set={kv}" for kv in settings]
 
 
-def uses_knowledge(model: str, settings: list[str]) -> bool:
-    params = dict(kv.removeprefix("--set=").split("=", 1) for kv in settings)
-    if model == "blend" and "runs" in params:  # a blend uses knowledge where one of its runs does
-        return any(run_uses_knowledge(Path(r)) for r in params["runs"].split(","))
+def uses_knowledge(model: str, params: dict[str, Any]) -> bool:
+    """Whether ``model`` with these parameters reads the KG or item text (a blend: whether one of its runs does)."""
+    if model == "blend" and "runs" in params:
+        return any(run_uses_knowledge(Path(r)) for r in str(params["runs"]).split(","))
     if float(params.get("social_weight", 0) or 0) > 0:  # friendships in the graph are knowledge of the users
         return True
     sources = params.get("sources")
     if sources is not None:
-        return sources.replace(" ", "") != "id"
+        names = sources if isinstance(sources, list) else str(sources).replace(" ", "").split(",")
+        return list(names) != ["id"]
     return model in KNOWLEDGE
 
 
 def run_uses_knowledge(folder: Path) -> bool:
     """Whether a finished run's model read the KG or item text, from the run's own settings (not its label)."""
     config = json.loads((folder / "config.json").read_text())
-    params = {k: ",".join(v) if isinstance(v, list) else v for k, v in config["model_params"].items()}
-    return uses_knowledge(config["model"], [f"{k}={v}" for k, v in params.items()])
+    return uses_knowledge(config["model"], config["model_params"])
 
 
 def train(dataset: str, model: str, out: Path, extra: list[str], *, reuse: bool = False) -> dict:
@@ -126,7 +127,8 @@ def main() -> None:
             extra = [*settings, *(f"--set={kv}" for kv in args.set), f"--seed={seed}"]
             rows[label] = train(args.dataset, model, runs_dir / label, extra, reuse=args.reuse)
             rows[label]["settings"] = [kv.removeprefix("--set=") for kv in settings]
-            rows[label]["knowledge"] = uses_knowledge(model, settings)
+            given = dict(kv.removeprefix("--set=").split("=", 1) for kv in settings)
+            rows[label]["knowledge"] = uses_knowledge(model, given)
             where[label] = runs_dir / label
         if args.peers:
             for label, row in peer_rows(name, seed).items():
